@@ -1,0 +1,9 @@
+/* commands.h - the subcommands of the qm binary, one file each. */
+#ifndef QM_CLI_COMMANDS_H
+#define QM_CLI_COMMANDS_H
+
+int cmd_version(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,48 @@
+/* main.c - the qm binary: one program, many subcommands.
+ *
+ * `qm serve` is the daemon, `qm runner` its per-model worker, everything else
+ * a client or a tool.  Each subcommand lives in its own cmd_*.c file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct command commands[] = {
+    {"inspect", cmd_inspect, "Print a GGUF file's metadata and tensor table"},
+    {"bench", cmd_bench, "Measure kernels or a model (qm bench kernels)"},
+    {"version", cmd_version, "Print the version and the compiled backends"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: qm COMMAND [ARGS]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "  %-10s %s\n", "help", "Show this help");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-v"))
+        name = "version";
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qm: unknown command '%s' (see 'qm help')\n", name);
+    return 2;
+}

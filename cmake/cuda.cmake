@@ -1,0 +1,20 @@
+# CUDA is optional: where nvcc is found (/usr/local/cuda or PATH) the CUDA
+# sources compile and link with cudart and cuBLAS; elsewhere qm is CPU-only.
+option(QM_CUDA "Build the CUDA backend when nvcc is found" ON)
+set(QM_HAVE_CUDA OFF)
+if(QM_CUDA)
+  find_program(QM_NVCC nvcc HINTS /usr/local/cuda/bin ENV CUDA_HOME PATH_SUFFIXES bin)
+  if(QM_NVCC)
+    set(CMAKE_CUDA_COMPILER ${QM_NVCC})
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # Hopper is what we measure on; Ampere/Ada cover the cheap cards users own.
+      set(CMAKE_CUDA_ARCHITECTURES "80;86;89;90")
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(QM_HAVE_CUDA ON)
+    message(STATUS "qm: CUDA backend enabled (${QM_NVCC})")
+  else()
+    message(STATUS "qm: nvcc not found, CPU-only build")
+  endif()
+endif()

@@ -1,0 +1,2 @@
+/* placeholder: the type table lands with the quantizers */
+#include "quant.h"
