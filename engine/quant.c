@@ -4,7 +4,12 @@
  * computes with, the dequantizer, quantizer, reference dot product and the
  * activation type that dot product takes.  Rows of types qm cannot compute
  * with still carry their geometry, so a file holding them can be sized and
- * then refused by name.  Ids 4, 5, 31-33 and 36-38 are retired: no row. */
+ * then refused by name.  Ids 4, 5, 31-33 and 36-38 are retired: no row.
+ *
+ * The functions live in quant_float.c (F32, F16, BF16), quant_legacy.c (the
+ * 32-element weight types and IQ4_NL), quant_k.c (K-quants, IQ4_XS),
+ * quant_act.c (Q8_0, Q8_1, Q8_K quantizers: the activation formats) and
+ * cpu/dot_ref.c (the reference dot products).  No IQ type has a quantizer. */
 #include "quant.h"
 
 #include <stdio.h>
