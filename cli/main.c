@@ -15,7 +15,9 @@ struct command {
 
 static const struct command commands[] = {
     {"inspect", cmd_inspect, "Print a GGUF file's metadata and tensor table"},
-    {"bench", cmd_bench, "Measure kernels or a model (qm bench kernels)"},
+    {"quantize", cmd_quantize, "Quantize an F32/F16/BF16 model (qm quantize IN OUT Q4_K_M)"},
+    {"generate", cmd_generate, "Run a GGUF model on one prompt, without the daemon"},
+    {"bench", cmd_bench, "Measure kernels or a model (qm bench kernels, qm bench --file MODEL)"},
     {"version", cmd_version, "Print the version and the compiled backends"},
 };
 
