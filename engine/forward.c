@@ -44,6 +44,9 @@ struct qm_ctx {
     float *vtmp;     /* (threads, hd) a dequantized V row (q8_0 cache) */
     uint8_t *qq;     /* (threads, hd) q quantized for a q8_0 cache */
     int32_t *rows;   /* (T) which batch rows want logits */
+    int32_t *tok_of_seq; /* (T) batch rows grouped by sequence, for attention */
+    float *kvf;      /* (2, n_head_kv, cells, hd) one sequence's K and V in f32 */
+    size_t kvf_cap;  /* floats allocated in kvf */
 
     float *logits;   /* (n_logits, n_vocab) */
     int32_t n_logits, cap_logits;
@@ -114,8 +117,10 @@ int qm_ctx_create(struct qm_ctx **out, const struct qm_model *m, const struct qm
     c->vtmp = alloc_floats(nt * hd);
     c->qq = malloc(nt * qm_row_size(QM_TYPE_Q8_0, (int64_t)((hd + 31) / 32 * 32)));
     c->rows = malloc(T * sizeof *c->rows);
+    c->tok_of_seq = malloc(T * sizeof *c->tok_of_seq);
     if (!c->x || !c->h || !c->q || !c->k || !c->v || !c->att || !c->o || !c->g || !c->u || !c->cs ||
-        !c->cs_local || !c->scores || !c->vtmp || !c->qq || !c->rows) {
+        !c->cs_local || !c->scores || !c->vtmp || !c->qq || !c->rows ||
+        !c->tok_of_seq) {
         rc = qm_err_set(err, "out of memory for the batch buffers");
         goto fail;
     }
@@ -134,7 +139,7 @@ void qm_ctx_free(struct qm_ctx *c)
     qm_matmul_ctx_free(c->mm);
     free(c->x); free(c->h); free(c->q); free(c->k); free(c->v); free(c->att); free(c->o);
     free(c->g); free(c->u); free(c->cs); free(c->cs_local); free(c->scores); free(c->vtmp);
-    free(c->qq); free(c->rows); free(c->logits);
+    free(c->qq); free(c->rows); free(c->tok_of_seq); free(c->kvf); free(c->logits);
     free(c);
 }
 
@@ -226,71 +231,155 @@ static void cache_write(struct qm_ctx *c, int il, const struct qm_batch *b, int3
     }
 }
 
-/* att[t, head] = Σ_j softmax_j(cap(scale · q·k_j)) · v_j over the cells the
- * token may see: its own sequence, positions <= its own, and within the
- * sliding window on local layers. */
-static void attention(struct qm_ctx *c, int il, const struct qm_batch *b, int32_t T)
+/* Softmax of sc[j0..p] in place, scaled so that the weights sum to 1. */
+static void softmax_range(float *sc, int32_t j0, int32_t p)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    for (int32_t j = j0; j <= p; j++)
+        mx = sc[j] > mx ? sc[j] : mx;
+    for (int32_t j = j0; j <= p; j++) {
+        sc[j] = expf(sc[j] - mx);
+        sum += sc[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int32_t j = j0; j <= p; j++)
+        sc[j] *= inv;
+}
+
+/* The first cell token t may see on layer il: 0, or the start of its window. */
+static int32_t first_cell(const struct qm_hparams *hp, int il, int32_t p)
+{
+    const int32_t window = hp->swa_layer[il] ? hp->n_swa : 0;
+    return window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
+}
+
+static float cap_score(float d, float cap) { return cap > 0.0f ? cap * tanhf(d / cap) : d; }
+
+/* att[t, h] = Σ_j softmax_j(cap(scale · q·k_j)) · v_j, reading the cache rows
+ * in place: the decode path, where each row is read once per query anyway. */
+static void attend_cached(struct qm_ctx *c, int il, const struct qm_batch *b, int32_t t, int32_t h, int tid)
 {
     const struct qm_hparams *hp = &c->m->hp;
     const struct qm_kvcache *kv = &c->kv;
-    const int32_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    const int32_t window = hp->swa_layer[il] ? hp->n_swa : 0;
-    const float scale = hp->query_scale, cap = hp->attn_softcap;
     const struct qm_cpu_kernels *K = qm_cpu_kernels();
+    const int32_t hd = hp->head_dim, g = h / (hp->n_head / hp->n_head_kv);
+    const int32_t s = b->seq ? b->seq[t] : 0, p = b->pos[t], j0 = first_cell(hp, il, p);
     const bool q8 = kv->type == QM_TYPE_Q8_0;
-    const qm_vec_dot_fn dot = K->vec_dot[kv->type];
-    const qm_from_float_fn quant_q = K->quantize[QM_TYPE_Q8_0];
-    const qm_to_float_fn deq_v = qm_type_traits(kv->type)->to_float;
-    const size_t qq_bytes = qm_row_size(QM_TYPE_Q8_0, (hd + 31) / 32 * 32);
-
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(c->n_threads)
-    for (int32_t t = 0; t < T; t++) {
-        for (int32_t h = 0; h < hp->n_head; h++) {
-            const int tid = omp_get_thread_num();
-            float *sc = c->scores + (size_t)tid * (size_t)c->p.n_ctx;
-            const int32_t s = b->seq ? b->seq[t] : 0, p = b->pos[t], g = h / group;
-            const int32_t j0 = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
-            const float *q = c->q + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
-            const void *qa = q;
-            if (q8) {
-                uint8_t *qq = c->qq + (size_t)tid * qq_bytes;
-                quant_q(q, qq, hd);
-                qa = qq;
-            }
-            const size_t koff = (size_t)g * qm_row_size(kv->type, hd);
-            float mx = -INFINITY;
-            for (int32_t j = j0; j <= p; j++) {
-                float d;
-                dot(hd, &d, qm_kv_k_row(kv, il, s, j) + koff, qa);
-                d *= scale;
-                if (cap > 0.0f)
-                    d = cap * tanhf(d / cap);
-                sc[j] = d;
-                if (d > mx)
-                    mx = d;
-            }
-            float sum = 0.0f;
-            for (int32_t j = j0; j <= p; j++) {
-                sc[j] = expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            const float inv = 1.0f / sum;
-            float *out = c->att + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
-            memset(out, 0, (size_t)hd * sizeof *out);
-            for (int32_t j = j0; j <= p; j++) {
-                const uint8_t *vr = qm_kv_v_row(kv, il, s, j) + koff;
-                if (q8) {
-                    float *vt = c->vtmp + (size_t)tid * (size_t)hd;
-                    deq_v(vr, vt, hd);
-                    const float a = sc[j] * inv;
-                    for (int32_t i = 0; i < hd; i++)
-                        out[i] += a * vt[i];
-                } else {
-                    qm_axpy_f16(out, sc[j] * inv, (const qm_f16 *)vr, hd);
-                }
-            }
+    const size_t koff = (size_t)g * qm_row_size(kv->type, hd);
+    float *sc = c->scores + (size_t)tid * (size_t)c->p.n_ctx;
+    const float *q = c->q + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
+    const void *qa = q;
+    if (q8) {
+        uint8_t *qq = c->qq + (size_t)tid * qm_row_size(QM_TYPE_Q8_0, (hd + 31) / 32 * 32);
+        K->quantize[QM_TYPE_Q8_0](q, qq, hd);
+        qa = qq;
+    }
+    for (int32_t j = j0; j <= p; j++) {
+        float d;
+        K->vec_dot[kv->type](hd, &d, qm_kv_k_row(kv, il, s, j) + koff, qa);
+        sc[j] = cap_score(d * hp->query_scale, hp->attn_softcap);
+    }
+    softmax_range(sc, j0, p);
+    float *out = c->att + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int32_t j = j0; j <= p; j++) {
+        const uint8_t *vr = qm_kv_v_row(kv, il, s, j) + koff;
+        if (q8) {
+            float *vt = c->vtmp + (size_t)tid * (size_t)hd;
+            qm_type_traits(kv->type)->to_float(vr, vt, hd);
+            qm_axpy_f32(out, sc[j], vt, hd);
+        } else {
+            qm_axpy_f16(out, sc[j], (const qm_f16 *)vr, hd);
         }
     }
+}
+
+/* The prompt path: n tokens (rows idx) of sequence s read the same cache
+ * rows, so the K and V rows of each KV head are converted to f32 once and
+ * every query then works on plain f32 rows. */
+static int attend_sequence(struct qm_ctx *c, int il, const struct qm_batch *b, int32_t s, const int32_t *idx,
+                           int32_t n, struct qm_err *err)
+{
+    const struct qm_hparams *hp = &c->m->hp;
+    const struct qm_kvcache *kv = &c->kv;
+    const int32_t hd = hp->head_dim, nkv = hp->n_head_kv, group = hp->n_head / hp->n_head_kv;
+    int32_t cells = 0, lo = INT32_MAX;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t p = b->pos[idx[i]];
+        cells = p + 1 > cells ? p + 1 : cells;
+        int32_t j0 = first_cell(hp, il, p);
+        lo = j0 < lo ? j0 : lo;
+    }
+    const size_t need = 2 * (size_t)nkv * (size_t)cells * (size_t)hd;
+    if (need > c->kvf_cap) {
+        float *f = realloc(c->kvf, need * sizeof *f);
+        if (!f)
+            return qm_err_set(err, "out of memory for attention over %d cells", cells);
+        c->kvf = f;
+        c->kvf_cap = need;
+    }
+    float *kf = c->kvf, *vf = c->kvf + (size_t)nkv * (size_t)cells * (size_t)hd;
+    const qm_to_float_fn to_float = qm_type_traits(kv->type)->to_float;
+    const size_t hrow = qm_row_size(kv->type, hd);
+#pragma omp parallel for collapse(2) num_threads(c->n_threads)
+    for (int32_t g = 0; g < nkv; g++)
+        for (int32_t j = lo; j < cells; j++) {
+            size_t o = ((size_t)g * (size_t)cells + (size_t)j) * (size_t)hd;
+            to_float(qm_kv_k_row(kv, il, s, j) + (size_t)g * hrow, kf + o, hd);
+            to_float(qm_kv_v_row(kv, il, s, j) + (size_t)g * hrow, vf + o, hd);
+        }
+
+    const qm_vec_dot_fn dot = qm_cpu_kernels()->vec_dot[QM_TYPE_F32];
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(c->n_threads)
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t h = 0; h < hp->n_head; h++) {
+            const int32_t t = idx[i], p = b->pos[t], j0 = first_cell(hp, il, p), g = h / group;
+            float *sc = c->scores + (size_t)omp_get_thread_num() * (size_t)c->p.n_ctx;
+            const float *q = c->q + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
+            const float *kg = kf + (size_t)g * (size_t)cells * (size_t)hd;
+            const float *vg = vf + (size_t)g * (size_t)cells * (size_t)hd;
+            for (int32_t j = j0; j <= p; j++) {
+                float d;
+                dot(hd, &d, kg + (size_t)j * (size_t)hd, q);
+                sc[j] = cap_score(d * hp->query_scale, hp->attn_softcap);
+            }
+            softmax_range(sc, j0, p);
+            float *out = c->att + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
+            memset(out, 0, (size_t)hd * sizeof *out);
+            for (int32_t j = j0; j <= p; j++)
+                qm_axpy_f32(out, sc[j], vg + (size_t)j * (size_t)hd, hd);
+        }
+    }
+    return 0;
+}
+
+/* Attention for every token of the batch: sequences with several tokens in
+ * it (prompt chunks) go through attend_sequence, single decode tokens read
+ * the cache in place, all of them in one parallel region. */
+static int attention(struct qm_ctx *c, int il, const struct qm_batch *b, int32_t T, struct qm_err *err)
+{
+    const struct qm_hparams *hp = &c->m->hp;
+    int32_t n_single = 0;
+    int32_t *single = c->rows; /* free until output() */
+    for (int32_t s = 0; s < c->p.n_seq; s++) {
+        int32_t n = 0;
+        for (int32_t t = 0; t < T; t++)
+            if ((b->seq ? b->seq[t] : 0) == s)
+                c->tok_of_seq[n++] = t;
+        if (n >= 4) {
+            int rc = attend_sequence(c, il, b, s, c->tok_of_seq, n, err);
+            if (rc < 0)
+                return rc;
+        } else {
+            for (int32_t i = 0; i < n; i++)
+                single[n_single++] = c->tok_of_seq[i];
+        }
+    }
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(c->n_threads) if (n_single * hp->n_head > 1)
+    for (int32_t i = 0; i < n_single; i++)
+        for (int32_t h = 0; h < hp->n_head; h++)
+            attend_cached(c, il, b, single[i], h, omp_get_thread_num());
+    return 0;
 }
 
 static int layer(struct qm_ctx *c, int il, const struct qm_batch *b, int32_t T, struct qm_err *err)
@@ -318,7 +407,8 @@ static int layer(struct qm_ctx *c, int il, const struct qm_batch *b, int32_t T, 
         qk_norm(c, L, T);
     rope(c, il, T);
     cache_write(c, il, b, T);
-    attention(c, il, b, T);
+    if ((rc = attention(c, il, b, T, err)) < 0)
+        return rc;
     if ((rc = qm_matmul(c->mm, L->wo.type, L->wo.data, E, Q, c->att, T, c->o, err)) < 0)
         return rc;
     if (m->arch.post_norms)

@@ -14,10 +14,10 @@ struct qm_cpu_features {
  * (for tests and benchmarks of the slower paths). */
 const struct qm_cpu_features *qm_cpu_features(void);
 
-/* The instruction sets compiled in, as a space-separated list: "avx2 avx512". */
+/* The kernel families compiled in, as a space-separated list: "avx2". */
 const char *qm_cpu_compiled_isas(void);
 
-/* The kernel family in use: "avx512-vnni", "avx512", "avx2" or "ref". */
+/* The kernel family in use: "avx2" or "ref". */
 const char *qm_cpu_active_isa(void);
 
 #endif

@@ -80,6 +80,16 @@ void qm_add(float *y, const float *x, int64_t n)
         y[i] += x[i];
 }
 
+void qm_axpy_f32(float *y, float a, const float *x, int64_t n)
+{
+    if (qm_cpu_features()->avx2) {
+        qm_axpy_f32_avx2(y, a, x, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
 void qm_axpy_f16(float *y, float a, const qm_f16 *x, int64_t n)
 {
     if (qm_cpu_features()->avx2) {

@@ -28,6 +28,10 @@ void qm_softcap(float *x, int64_t n, float cap);
 
 void qm_add(float *y, const float *x, int64_t n);
 
+/* y[i] += a · x[i] */
+void qm_axpy_f32(float *y, float a, const float *x, int64_t n);
+void qm_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
+
 /* y[i] += a · x[i] with x a row of f16 values. */
 void qm_axpy_f16(float *y, float a, const qm_f16 *x, int64_t n);
 void qm_axpy_f16_avx2(float *y, float a, const qm_f16 *x, int64_t n);

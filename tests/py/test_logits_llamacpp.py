@@ -30,7 +30,7 @@ TOOLS = pathlib.Path(os.environ.get("QM_TOOLS_DIR", ""))
 # measured maxima over the six architectures: f16 0.00066, q8_0 0.016,
 # q4_k_m 0.018, q2_k 0.020
 TOL = {"f16": 0.002, "q8_0": 0.03, "q4_k_m": 0.03, "q2_k": 0.03}
-CASES = sorted(p.stem for p in DATA.glob("*.json"))
+CASES = sorted(p.stem for p in DATA.glob("*.json") if not p.stem.startswith("real-"))
 
 
 def test_every_architecture_and_type_is_recorded():
@@ -69,3 +69,45 @@ def test_logits_match_llamacpp(name, tmp_path):
     print(f"{name}: max |dlogit| over top-10 = {worst:.5f}, greedy compared on {compared}/64 steps")
     assert compared >= 16, "too many near-ties: the recorded model says little"
     assert worst < TOL[rec["type"]], f"{name}: max |dlogit| {worst:.5f} >= {TOL[rec['type']]}"
+
+
+# ---- the real models (scripts/fetch-test-models.sh) --------------------------
+
+MODELS = pathlib.Path(os.environ.get("QM_TEST_MODELS", pathlib.Path.home() / ".cache/qm-test/models"))
+REAL = sorted(p.stem for p in DATA.glob("real-*.json"))
+# Real models amplify the small differences between the engines: llama.cpp
+# rounds GELU's output to f16 through a table and feeds f16 queries to the
+# attention, qm computes both in f32; Gemma's large activations (norm weights
+# up to 300) carry that to the logits.  qm's plain-C path shows the same
+# distance as its AVX2 path, so this is not a kernel's error.  Measured: max
+# |dlogit| over llama.cpp's top 10 = 0.74 (Gemma 3 270M, top logits ~19) and
+# 0.32 (Qwen2.5-Coder 1.5B).  Greedy tokens are compared where llama.cpp's
+# top two are at least REAL_TIE apart.
+REAL_TIE = 0.15
+REAL_MAX = 1.0
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_model_matches_llamacpp(name):
+    rec = json.loads((DATA / f"{name}.json").read_text())
+    model = MODELS / rec["file"]
+    if not model.exists():
+        pytest.skip(f"{model} not fetched (scripts/fetch-test-models.sh)")
+    ids = rec["prompt"] + rec["tokens"][:-1]
+    out = subprocess.run([str(TOOLS / "logits_tool"), str(model), str(len(rec["prompt"])), "--topk", "40"] +
+                         [str(i) for i in ids], check=True, capture_output=True, text=True).stdout
+    steps = [dict((int(a), float(b)) for a, b in (pair.split(":") for pair in line.split()))
+             for line in out.splitlines()]
+    assert len(steps) == len(rec["tokens"])
+    worst, compared = 0.0, 0
+    for step, (ours, top, want) in enumerate(zip(steps, rec["top"], rec["tokens"])):
+        got = max(ours, key=ours.get)
+        if top[0][1] - top[1][1] >= REAL_TIE:
+            assert got == want, f"step {step}: qm picks {got}, llama.cpp {want}"
+            compared += 1
+        for tid, logit in top:
+            assert tid in ours, f"step {step}: llama.cpp's top-10 token {tid} is not in qm's top 40"
+            worst = max(worst, abs(ours[tid] - logit))
+    print(f"{name}: max |dlogit| over top-10 = {worst:.4f}, greedy compared on {compared}/{len(steps)} steps")
+    assert compared >= len(steps) // 2
+    assert worst < REAL_MAX

@@ -14,7 +14,11 @@ writes tests/data/logits/<arch>-<type>.json with:
   top            per step (the last prompt token, then each generated one
                  but the last), llama.cpp's 10 highest [id, logit] pairs
 
-Usage: record_llamacpp_logits.py MAKE_TEST_MODEL_BINARY
+It also records the same for the real models of scripts/fetch-test-models.sh
+(REAL: file name -> prompt, REAL_STEPS steps) into real-<file>.json, whose
+model_sha256 is the file's as fetched.
+
+Usage: record_llamacpp_logits.py MAKE_TEST_MODEL_BINARY [REAL_MODELS_DIR]
   (run with the Python that has llama_cpp installed)
 """
 import hashlib
@@ -32,7 +36,31 @@ TYPES = ["f16", "q8_0", "q4_k_m", "q2_k"]
 PROMPT = b"The quick brown fox jumps over the lazy dog. Once upon a time,"
 STEPS = 64
 SEED = 7
+REAL = {
+    "gemma-3-270m-q4_k_m.gguf": b"The capital of France is",
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": b"The capital of France is",
+}
+REAL_STEPS = 24
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "logits")
+
+
+def greedy(path, text, steps):
+    """llama.cpp's prompt ids, greedy tokens and per-step top-10 [id, logit]."""
+    llm = llama_cpp.Llama(model_path=path, n_ctx=256, n_batch=256, n_threads=2,
+                          logits_all=True, verbose=False)
+    prompt = llm.tokenize(text, add_bos=True, special=False)
+    llm.eval(prompt)
+    tokens, top = [], []
+    for step in range(steps):
+        logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+        order = np.argsort(-logits, kind="stable")[:10]
+        top.append([[int(i), float(logits[i])] for i in order])
+        t = int(order[0])
+        tokens.append(t)
+        if step + 1 < steps:
+            llm.eval([t])
+    del llm
+    return prompt, tokens, top
 
 
 def record(maker, arch, ftype, tmp):
@@ -40,20 +68,7 @@ def record(maker, arch, ftype, tmp):
     subprocess.run([maker, "--preset", f"tiny-{arch}", "--arch", arch, "--type", ftype,
                     "--seed", str(SEED), "--out", path], check=True, stdout=subprocess.DEVNULL)
     sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    llm = llama_cpp.Llama(model_path=path, n_ctx=256, n_batch=256, n_threads=2,
-                          logits_all=True, verbose=False)
-    prompt = llm.tokenize(PROMPT, add_bos=True, special=False)
-    llm.eval(prompt)
-    tokens, top = [], []
-    for step in range(STEPS):
-        logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
-        order = np.argsort(-logits, kind="stable")[:10]
-        top.append([[int(i), float(logits[i])] for i in order])
-        t = int(order[0])
-        tokens.append(t)
-        if step + 1 < STEPS:
-            llm.eval([t])
-    del llm
+    prompt, tokens, top = greedy(path, PROMPT, STEPS)
     rec = {"arch": arch, "type": ftype, "seed": SEED, "preset": f"tiny-{arch}",
            "model_sha256": sha, "prompt": prompt, "tokens": tokens, "top": top,
            "llama_cpp_python": llama_cpp.__version__}
@@ -62,9 +77,26 @@ def record(maker, arch, ftype, tmp):
     print(f"{arch}-{ftype}: {len(prompt)} prompt tokens, {STEPS} steps")
 
 
+def record_real(models_dir):
+    for name, text in REAL.items():
+        path = os.path.join(models_dir, name)
+        if not os.path.exists(path):
+            print(f"{name}: not found, skipped")
+            continue
+        sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        prompt, tokens, top = greedy(path, text, REAL_STEPS)
+        rec = {"file": name, "model_sha256": sha, "prompt": prompt, "tokens": tokens, "top": top,
+               "llama_cpp_python": llama_cpp.__version__}
+        with open(os.path.join(OUT, f"real-{name[:-5]}.json"), "w") as f:
+            json.dump(rec, f)
+        print(f"{name}: {len(prompt)} prompt tokens, {REAL_STEPS} steps")
+
+
 def main():
     maker = sys.argv[1]
     os.makedirs(OUT, exist_ok=True)
+    if len(sys.argv) > 2:
+        record_real(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
         for arch in ARCHS:
             for ftype in TYPES:

@@ -1,20 +1,41 @@
 /* logits_tool.c - the engine's logits along a given token sequence, for the
  * reference tests against llama.cpp.
  *
- *   logits_tool MODEL.gguf N_PROMPT ID... [--threads N] [--kv q8_0]
+ *   logits_tool MODEL.gguf N_PROMPT ID... [--threads N] [--kv q8_0] [--topk K]
  *
  * Evaluates the first N_PROMPT ids as one batch (prompt processing), then
  * feeds the remaining ids one at a time (decoding, teacher-forced: the ids
  * given, not the ones we would pick).  Prints one line per step, from the
- * last prompt token on: all n_vocab logits separated by spaces. */
+ * last prompt token on: all n_vocab logits separated by spaces, or with
+ * --topk the K largest as "id:logit" pairs (for real vocabularies). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "forward.h"
 
+static int32_t topk;
+
 static void print_logits(const float *l, int32_t n)
 {
+    if (topk > 0) {
+        /* one pass keeping the K largest in a sorted array: K is small */
+        int32_t best[64], nb = 0;
+        for (int32_t i = 0; i < n; i++) {
+            if (nb == topk && l[i] <= l[best[nb - 1]])
+                continue;
+            int32_t j = nb < topk ? nb++ : nb - 1;
+            while (j > 0 && l[best[j - 1]] < l[i]) {
+                best[j] = best[j - 1];
+                j--;
+            }
+            best[j] = i;
+        }
+        for (int32_t k = 0; k < nb; k++)
+            printf(k ? " %d:%.6g" : "%d:%.6g", best[k], (double)l[best[k]]);
+        printf("\n");
+        return;
+    }
     for (int32_t i = 0; i < n; i++)
         printf(i ? " %.6g" : "%.6g", (double)l[i]);
     printf("\n");
@@ -37,6 +58,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--kv") && i + 1 < argc) {
             if (qm_kv_type_parse(argv[++i], &p.kv_type, &err) < 0)
                 goto fail;
+        } else if (!strcmp(argv[i], "--topk") && i + 1 < argc) {
+            topk = atoi(argv[++i]);
+            if (topk < 1 || topk > 64) {
+                fprintf(stderr, "logits_tool: --topk wants 1..64\n");
+                return 2;
+            }
         } else if (n < 4096)
             ids[n++] = atoi(argv[i]);
     }
