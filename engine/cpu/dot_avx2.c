@@ -1,7 +1,8 @@
 /* dot_avx2.c - AVX2 dot products for the 32-element block types and floats,
  * the AVX2 quantizers of the activation types Q8_0, Q8_1 and Q8_K, and the
  * prepared-activation dots of the 4- and 5-bit types (prep.h) that the
- * matmul uses in their place.
+ * matmul uses in their place, and the x4 versions of those (one weight row
+ * against four prepared rows, kernels.h) for prompt processing.
  *
  * Compiled with -mavx2 -mfma -mf16c -mbmi2 (CMake does that for *_avx2.c) and
  * only ever called after CPUID said yes, through the table of kernels.h.
@@ -494,6 +495,179 @@ static void dot_prep_iq4_nl(int64_t n, float *s, const void *w, const void *a)
     *s = dot_prep32(n / QK4_NL, w, sizeof(blk_iq4_nl), a, sizeof(blk_q8_0), pair_iq4_nl, isum_iq4_nl, 0, 0);
 }
 
+/* ---- four activation rows at once (the vec_dot_x4 slot of kernels.h) ------
+ * Prompt processing applies every weight row to many token rows, and the
+ * single dots above unpack the weight blocks again for each of them.  These
+ * kernels unpack a group of eight weight blocks (nibbles split, fifth bits
+ * merged, code book looked up, weight scales converted) once into registers
+ * and run the multiplies of four token rows against it, with one
+ * accumulator per token.  For each token the arithmetic is the one of the
+ * single kernel for the same rows (the prepared dot for the types that have
+ * one, which is why they read prepared rows), in the same order, so the
+ * results equal the single kernel's. */
+
+/* A pair of weight blocks unpacked for the prepared layout: u_first/u_last
+ * are the unsigned maddubs operands of the first/last halves, and for a
+ * code-book type v_first/v_last the signed values whose signs move onto the
+ * activations. */
+typedef void (*pair_unpack_fn)(const uint8_t *wa, const uint8_t *wb, __m256i *u_first, __m256i *u_last,
+                               __m256i *v_first, __m256i *v_last);
+
+QM_INLINE void unpack_nibbles(__m256i v, __m256i *lo, __m256i *hi)
+{
+    const __m256i m15 = _mm256_set1_epi8(15);
+    *lo = _mm256_and_si256(v, m15);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m15);
+}
+
+QM_INLINE void unpack_q4_0(const uint8_t *wa, const uint8_t *wb, __m256i *uf, __m256i *ul, __m256i *vf,
+                           __m256i *vl)
+{
+    (void)vf, (void)vl;
+    unpack_nibbles(load_pair(((const blk_q4_0 *)wa)->qs, ((const blk_q4_0 *)wb)->qs), uf, ul);
+}
+
+QM_INLINE void unpack_q4_1(const uint8_t *wa, const uint8_t *wb, __m256i *uf, __m256i *ul, __m256i *vf,
+                           __m256i *vl)
+{
+    (void)vf, (void)vl;
+    unpack_nibbles(load_pair(((const blk_q4_1 *)wa)->qs, ((const blk_q4_1 *)wb)->qs), uf, ul);
+}
+
+QM_INLINE void unpack_q5_0(const uint8_t *wa, const uint8_t *wb, __m256i *uf, __m256i *ul, __m256i *vf,
+                           __m256i *vl)
+{
+    const blk_q5_0 *a = (const blk_q5_0 *)wa, *b = (const blk_q5_0 *)wb;
+    __m256i bf, bl;
+    (void)vf, (void)vl;
+    fifth_bits_pair(a->qh, b->qh, &bf, &bl);
+    unpack_nibbles(load_pair(a->qs, b->qs), uf, ul);
+    *uf = _mm256_or_si256(*uf, bf);
+    *ul = _mm256_or_si256(*ul, bl);
+}
+
+QM_INLINE void unpack_q5_1(const uint8_t *wa, const uint8_t *wb, __m256i *uf, __m256i *ul, __m256i *vf,
+                           __m256i *vl)
+{
+    const blk_q5_1 *a = (const blk_q5_1 *)wa, *b = (const blk_q5_1 *)wb;
+    __m256i bf, bl;
+    (void)vf, (void)vl;
+    fifth_bits_pair(a->qh, b->qh, &bf, &bl);
+    unpack_nibbles(load_pair(a->qs, b->qs), uf, ul);
+    *uf = _mm256_or_si256(*uf, bf);
+    *ul = _mm256_or_si256(*ul, bl);
+}
+
+QM_INLINE void unpack_iq4_nl(const uint8_t *wa, const uint8_t *wb, __m256i *uf, __m256i *ul, __m256i *vf,
+                             __m256i *vl)
+{
+    const __m256i book = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                                          -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    const __m256i mag = _mm256_abs_epi8(book);
+    __m256i lo, hi;
+    unpack_nibbles(load_pair(((const blk_iq4_nl *)wa)->qs, ((const blk_iq4_nl *)wb)->qs), &lo, &hi);
+    *uf = _mm256_shuffle_epi8(mag, lo);
+    *ul = _mm256_shuffle_epi8(mag, hi);
+    *vf = _mm256_shuffle_epi8(book, lo);
+    *vl = _mm256_shuffle_epi8(book, hi);
+}
+
+/* The products of one unpacked pair against one prepared pair, as the
+ * pair_* functions above compute them (book: IQ4_NL's signed values, whose
+ * 16-bit pair sums must be widened before they are added). */
+QM_INLINE __m256i pair_x(__m256i uf, __m256i ul, __m256i vf, __m256i vl, const int8_t *first, const int8_t *last,
+                         int book)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (book) {
+        __m256i pl = _mm256_maddubs_epi16(uf, _mm256_sign_epi8(load32(first), vf));
+        __m256i ph = _mm256_maddubs_epi16(ul, _mm256_sign_epi8(load32(last), vl));
+        return _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
+    }
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(uf, load32(first)), _mm256_maddubs_epi16(ul, load32(last)));
+    return _mm256_madd_epi16(p, ones);
+}
+
+/* dot_prep32 for the four prepared rows at prep + k·stride. */
+QM_INLINE void dot_prep32_x4(int64_t nb, float *s, const uint8_t *w, size_t wsz, const uint8_t *prep,
+                             size_t stride, size_t asz, pair_unpack_fn unpack, blk_isum_fn isum, int offset_shift,
+                             int has_min, int book)
+{
+    __m256 acc[4], accm[4];
+    for (int k = 0; k < 4; k++)
+        acc[k] = accm[k] = _mm256_setzero_ps();
+    int64_t g = 0;
+    for (; g < nb / 8; g++) {
+        const uint8_t *wg = w + (size_t)g * 8 * wsz;
+        prefetch_ahead(wg, 8 * wsz);
+        __m256i u[8], v[8];
+        for (int q = 0; q < 4; q++) {
+            v[2 * q] = v[2 * q + 1] = _mm256_setzero_si256();
+            unpack(wg + (size_t)(2 * q) * wsz, wg + (size_t)(2 * q + 1) * wsz, &u[2 * q], &u[2 * q + 1], &v[2 * q],
+                   &v[2 * q + 1]);
+        }
+        __m256 dw = f16x8_prep_order(wg, wsz);
+        __m256 mw = has_min ? f16x8_prep_order(wg + 2, wsz) : _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            const struct prep_group *p =
+                (const struct prep_group *)(prep + (size_t)k * stride + (size_t)g * sizeof(struct prep_group));
+            __m256i m0 = pair_x(u[0], u[1], v[0], v[1], p->q[0], p->q[1], book);
+            __m256i m1 = pair_x(u[2], u[3], v[2], v[3], p->q[2], p->q[3], book);
+            __m256i m2 = pair_x(u[4], u[5], v[4], v[5], p->q[4], p->q[5], book);
+            __m256i m3 = pair_x(u[6], u[7], v[6], v[7], p->q[6], p->q[7], book);
+            __m256i r = _mm256_hadd_epi32(_mm256_hadd_epi32(m0, m1), _mm256_hadd_epi32(m2, m3));
+            if (offset_shift)
+                r = _mm256_sub_epi32(r, _mm256_slli_epi32(load32(p->u.sum), offset_shift));
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_loadu_ps(p->d)), _mm256_cvtepi32_ps(r), acc[k]);
+            if (has_min)
+                accm[k] = _mm256_fmadd_ps(mw, _mm256_loadu_ps(p->u.s), accm[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        float sum = hsum_ps(_mm256_add_ps(acc[k], accm[k]));
+        const uint8_t *tail = prep + (size_t)k * stride + (size_t)g * sizeof(struct prep_group);
+        for (int64_t b = g * 8; b < nb; b++) {
+            const uint8_t *wb = w + (size_t)b * wsz, *ab = tail + (size_t)(b - g * 8) * asz;
+            sum += f16_at(wb) * f16_at(ab) * (float)hsum_epi32(isum(wb, ab));
+            if (has_min)
+                sum += f16_at(wb + 2) * f16_at(ab + 2);
+        }
+        s[k] = sum;
+    }
+}
+
+static void dot_x4_q4_0(int64_t n, float *s, const void *w, const void *a, size_t stride)
+{
+    dot_prep32_x4(n / QK4_0, s, w, sizeof(blk_q4_0), a, stride, sizeof(blk_q8_0), unpack_q4_0, isum_q4_0, 3, 0, 0);
+}
+
+static void dot_x4_q4_1(int64_t n, float *s, const void *w, const void *a, size_t stride)
+{
+    dot_prep32_x4(n / QK4_1, s, w, sizeof(blk_q4_1), a, stride, sizeof(blk_q8_1), unpack_q4_1, isum_q4_1, 0, 1, 0);
+}
+
+static void dot_x4_q5_0(int64_t n, float *s, const void *w, const void *a, size_t stride)
+{
+    dot_prep32_x4(n / QK5_0, s, w, sizeof(blk_q5_0), a, stride, sizeof(blk_q8_0), unpack_q5_0, isum_q5_0, 4, 0, 0);
+}
+
+static void dot_x4_q5_1(int64_t n, float *s, const void *w, const void *a, size_t stride)
+{
+    dot_prep32_x4(n / QK5_1, s, w, sizeof(blk_q5_1), a, stride, sizeof(blk_q8_1), unpack_q5_1, isum_q5_1, 0, 1, 0);
+}
+
+static void dot_x4_iq4_nl(int64_t n, float *s, const void *w, const void *a, size_t stride)
+{
+    dot_prep32_x4(n / QK4_NL, s, w, sizeof(blk_iq4_nl), a, stride, sizeof(blk_q8_0), unpack_iq4_nl, isum_iq4_nl, 0,
+                  0, 1);
+}
+
+/* Q8_0 has no x4 dot: with the weight's signs moved onto the activation,
+ * all that four tokens could share is |w| and the weight scales, and the
+ * x4 versions tried (|w| of eight blocks kept for four tokens; the same in
+ * two halves of four blocks) measured 10-25% slower than four single dots
+ * on the development machine, so the matmul keeps the single one. */
+
 /* ---- float weights, f32 activations ---------------------------------------
  * Eight independent accumulators so the FMA latency never stalls the stream
  * (four measured a few percent short of the read bandwidth from DRAM);
@@ -718,6 +892,13 @@ void qm_kernels_register_avx2(struct qm_cpu_kernels *k)
     k->vec_dot[QM_TYPE_Q5_1] = dot_q5_1;
     k->vec_dot[QM_TYPE_Q8_0] = dot_q8_0;
     k->vec_dot[QM_TYPE_IQ4_NL] = dot_iq4_nl;
+    /* the x4 dots of the prepared types read prepared rows, as their
+     * single dots in the matmul do (qm_prep_register_avx2 below) */
+    k->vec_dot_x4[QM_TYPE_Q4_0] = dot_x4_q4_0;
+    k->vec_dot_x4[QM_TYPE_Q4_1] = dot_x4_q4_1;
+    k->vec_dot_x4[QM_TYPE_Q5_0] = dot_x4_q5_0;
+    k->vec_dot_x4[QM_TYPE_Q5_1] = dot_x4_q5_1;
+    k->vec_dot_x4[QM_TYPE_IQ4_NL] = dot_x4_iq4_nl;
     k->quantize[QM_TYPE_Q8_0] = quant_q8_0;
     k->quantize[QM_TYPE_Q8_1] = quant_q8_1;
     k->quantize[QM_TYPE_Q8_K] = quant_q8_k;

@@ -33,6 +33,7 @@ static void kernels_build(void)
     if (f->avx2) {
         qm_kernels_register_avx2(&table);
         qm_kernels_register_avx2_k(&table);
+        qm_kernels_register_avx2_k_x4(&table);
         qm_prep_register_avx2(&prep);
     }
 #else

@@ -17,7 +17,11 @@
  * (prompt processing) the rows are walked in small tiles and every token of
  * a block of tokens is applied to a tile before moving on, so the tile stays
  * in L1/L2 while the block's activations stay in L2; the weight is then read
- * once per block of tokens, which is cheap next to the arithmetic. */
+ * once per block of tokens, which is cheap next to the arithmetic.  Where
+ * the kernel table has an x4 dot for the weight type (kernels.h), each row
+ * of a tile meets the tokens four at a time, so its blocks are unpacked once
+ * per four tokens; the x4 dot reads the same rows (prepared or plain) as the
+ * single dot of the type, which takes the block's last ntok % 4 tokens. */
 #include "matmul.h"
 
 #include <omp.h>
@@ -56,6 +60,7 @@ struct mm_plan {
         int64_t nrows;
         size_t row_size;        /* bytes of one weight row */
         qm_vec_dot_fn dot;
+        qm_vec_dot_x4_fn dot_x4;    /* NULL: none; reads the same rows as dot */
         const uint8_t *act;     /* the (quantized, maybe prepared) X for this op */
         size_t act_row;         /* bytes of one row of it */
         int slot;               /* its activation slot; -1: f32, X itself */
@@ -172,6 +177,7 @@ static void mm_rows(const struct mm_plan *p, int i, int64_t r0, int64_t r1)
     const uint8_t *w = p->op[i].w, *act = p->op[i].act;
     size_t rs = p->op[i].row_size, ar = p->op[i].act_row;
     qm_vec_dot_fn dot = p->op[i].dot;
+    qm_vec_dot_x4_fn x4 = p->op[i].dot_x4;
     int64_t n = p->ncols, nrows = p->op[i].nrows;
     float *y = p->op[i].y;
 
@@ -185,7 +191,18 @@ static void mm_rows(const struct mm_plan *p, int i, int64_t r0, int64_t r1)
         int64_t t1 = t0 + MM_TOK_TILE < p->ntok ? t0 + MM_TOK_TILE : p->ntok;
         for (int64_t ra = r0; ra < r1; ra += MM_ROW_TILE) {
             int64_t rb = ra + MM_ROW_TILE < r1 ? ra + MM_ROW_TILE : r1;
-            for (int64_t t = t0; t < t1; t++)
+            int64_t t = t0;
+            if (x4) {
+                /* four tokens per weight row: the row is unpacked once */
+                for (; t + 4 <= t1; t += 4)
+                    for (int64_t r = ra; r < rb; r++) {
+                        float s4[4];
+                        x4(n, s4, w + (size_t)r * rs, act + (size_t)t * ar, ar);
+                        for (int k = 0; k < 4; k++)
+                            y[(t + k) * nrows + r] = s4[k];
+                    }
+            }
+            for (; t < t1; t++)
                 for (int64_t r = ra; r < rb; r++)
                     dot(n, &y[t * nrows + r], w + (size_t)r * rs, act + (size_t)t * ar);
         }
@@ -260,7 +277,12 @@ static int mm_act_prepare(struct mm_plan *p, struct qm_matmul_ctx *ctx, int a, s
     size_t bytes;
     if (p->act[a].prepare)
         return 0;
-    size_t row = qm_prep_row_size(at, p->ncols);
+    /* rows start 64-byte aligned: a row whose tail has an odd number of
+     * Q8 blocks would otherwise leave the next row's groups (which hold
+     * floats) misaligned */
+    uint64_t row;
+    if (qm_ckd_align(&row, qm_prep_row_size(at, p->ncols), 64))
+        return qm_err_set(err, "matmul: a prepared row of %lld values is too large", (long long)p->ncols);
     if (qm_ckd_mul(&bytes, row, (size_t)p->ntok))
         return qm_err_set(err, "matmul: %lld tokens of %lld values is too large", (long long)p->ntok,
                           (long long)p->ncols);
@@ -308,6 +330,7 @@ int qm_matmul_multi(struct qm_matmul_ctx *ctx, const struct qm_matmul_op *ops, i
         p.total_bytes += (uint64_t)p.op[i].row_size * (uint64_t)ops[i].nrows;
         p.op[i].slot = -1;
         p.op[i].dot = k->vec_dot[ops[i].type];
+        p.op[i].dot_x4 = k->vec_dot_x4[ops[i].type];
         if (at == QM_TYPE_F32)
             continue;   /* f32 activations are used as they are */
         /* one quantized X per activation type, shared by the ops that take it */
@@ -322,6 +345,9 @@ int qm_matmul_multi(struct qm_matmul_ctx *ctx, const struct qm_matmul_op *ops, i
             p.op[i].dot = pk->dot[ops[i].type];
             p.op[i].prepared = true;
         }
+        /* the x4 dot of a type with prepared dots reads prepared rows */
+        if (pk->dot[ops[i].type] && !p.op[i].prepared)
+            p.op[i].dot_x4 = NULL;
     }
     for (int i = 0; i < nops; i++) {
         int a = p.op[i].slot;

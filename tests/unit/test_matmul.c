@@ -4,15 +4,17 @@
  * many, more tokens than one token block, one thread and two) the product
  * is checked twice:
  *  - bit for bit against the kernel the matmul uses (the prepared dot of
- *    prep.h where the CPU has one for the type, else the kernel table's)
- *    called directly on each (row, token) with the activation row quantized
- *    and prepared whole: this is what proves the row split between threads,
+ *    prep.h where the CPU has one for the type, else the kernel table's;
+ *    for the tokens the matmul takes four at a time, the type's x4 dot of
+ *    kernels.h) called directly on each (row, token) with the activation
+ *    row quantized and prepared whole: this is what proves the row split between threads,
  *    the row and token tiling and the split quantization and preparation of
  *    X lose or repeat nothing;
  *  - within float rounding against a naive loop that dequantizes the weight
  *    row and the quantized activation row and takes their dot in double.
  * The shapes are large enough that the two-thread cases really run in
- * parallel (the matmul keeps small products on one thread). */
+ * parallel (the matmul keeps small products on one thread), and their token
+ * counts leave every remainder of four tokens after the x4 groups. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,7 +39,7 @@ struct shape {
 };
 
 static const struct shape shapes[] = {
-    {1, 1, 1}, {37, 1, 1}, {37, 5, 2}, {1, 3, 2}, {301, 1, 2}, {301, 70, 2}, {302, 2, 1},
+    {1, 1, 1}, {37, 1, 1}, {37, 5, 2}, {1, 3, 2}, {301, 1, 2}, {301, 70, 2}, {302, 2, 1}, {19, 4, 1}, {19, 7, 2},
 };
 
 static bool type_is_float(enum qm_type t)
@@ -62,12 +64,13 @@ static void *xmalloc(size_t n)
  * kernel, quantized by the active quantizer and prepared where the CPU has
  * a prepared dot for t (f32 activations are used as they are); *dot gets
  * that kernel. */
-static void *act_row(enum qm_type t, const float *x, int64_t ncols, qm_vec_dot_fn *dot)
+static void *act_row(enum qm_type t, const float *x, int64_t ncols, qm_vec_dot_fn *dot, size_t *row_bytes)
 {
     enum qm_type at = qm_type_traits(t)->act_type;
     size_t bytes = qm_row_size(at, ncols);
     void *a = xmalloc(bytes);
     *dot = qm_cpu_kernels()->vec_dot[t];
+    *row_bytes = bytes;
     if (at == QM_TYPE_F32) {
         memcpy(a, x, bytes);
         return a;
@@ -76,7 +79,8 @@ static void *act_row(enum qm_type t, const float *x, int64_t ncols, qm_vec_dot_f
     const struct qm_cpu_prep *pk = qm_cpu_prep();
     if (!pk->dot[t] || !pk->prepare[at])
         return a;
-    void *prep = xmalloc(qm_prep_row_size(at, ncols));
+    *row_bytes = (qm_prep_row_size(at, ncols) + 63) / 64 * 64;   /* as the matmul aligns them */
+    void *prep = xmalloc(*row_bytes);
     pk->prepare[at](a, prep, ncols);
     free(a);
     *dot = pk->dot[t];
@@ -95,6 +99,26 @@ static void *quantized_row(enum qm_type t, const float *x, int64_t ncols)
     return a;
 }
 
+/* Tokens per block of the matmul's many-token loop (MM_TOK_TILE of
+ * matmul.c): within each block it takes the tokens four at a time through
+ * the x4 dot where the type has one, and the last (block size % 4) through
+ * the single dot. */
+#define MM_TOK_TILE 64
+
+/* Whether the matmul computes token tok of ntok with the x4 dot; *first is
+ * then the first token of its group of four. */
+static bool token_in_x4_group(enum qm_type t, int64_t tok, int64_t ntok, int64_t *first)
+{
+    if (ntok < 2 || !qm_cpu_kernels()->vec_dot_x4[t])
+        return false;
+    int64_t t0 = tok / MM_TOK_TILE * MM_TOK_TILE;
+    int64_t t1 = t0 + MM_TOK_TILE < ntok ? t0 + MM_TOK_TILE : ntok;
+    if (tok >= t0 + (t1 - t0) / 4 * 4)
+        return false;
+    *first = tok - (tok - t0) % 4;
+    return true;
+}
+
 /* Checks y (ntok rows of nrows) against the direct kernel calls and the
  * naive double loop. */
 static void check_product(enum qm_type t, const uint8_t *w, int64_t nrows, int64_t ncols, const float *x,
@@ -105,8 +129,9 @@ static void check_product(enum qm_type t, const uint8_t *w, int64_t nrows, int64
     float *wf = xmalloc(sizeof(float) * (size_t)ncols), *af = xmalloc(sizeof(float) * (size_t)(ncols * ntok));
     void **a = xmalloc(sizeof(void *) * (size_t)ntok);
     qm_vec_dot_fn dot = NULL;
+    size_t arow = 0;    /* bytes of one activation row as the kernels read it */
     for (int64_t tok = 0; tok < ntok; tok++) {
-        a[tok] = act_row(t, x + tok * ncols, ncols, &dot);
+        a[tok] = act_row(t, x + tok * ncols, ncols, &dot, &arow);
         void *q = quantized_row(t, x + tok * ncols, ncols);
         at->to_float(q, af + tok * ncols, ncols);
         free(q);
@@ -115,7 +140,20 @@ static void check_product(enum qm_type t, const uint8_t *w, int64_t nrows, int64
         tr->to_float(w + (size_t)r * rs, wf, ncols);
         for (int64_t tok = 0; tok < ntok; tok++) {
             float want = NAN;
-            dot(ncols, &want, w + (size_t)r * rs, a[tok]);
+            int64_t first;
+            if (token_in_x4_group(t, tok, ntok, &first)) {
+                /* the four rows contiguous at their own stride, as in the matmul */
+                uint8_t *four = aligned_alloc(64, (4 * arow + 63) / 64 * 64);
+                assert_non_null(four);
+                float s4[4];
+                for (int k = 0; k < 4; k++)
+                    memcpy(four + (size_t)k * arow, a[first + k], arow);
+                qm_cpu_kernels()->vec_dot_x4[t](ncols, s4, w + (size_t)r * rs, four, arow);
+                want = s4[tok - first];
+                free(four);
+            } else {
+                dot(ncols, &want, w + (size_t)r * rs, a[tok]);
+            }
             float got = y[tok * nrows + r];
             if (memcmp(&got, &want, sizeof got) != 0) {
                 print_error("%s %s %lldx%lld, %lld tokens: y[%lld][%lld] = %.9g, the kernel says %.9g\n", what,
