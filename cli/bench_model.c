@@ -4,12 +4,13 @@
  * -p prompt tokens from an empty cache, tg = -n tokens decoded one at a
  * time from an empty cache; tokens are pseudo-random ids (the speed does
  * not depend on which).  Each figure is the median of -r runs after one
- * warm-up run.  Peak RSS is the process's high-water mark. */
+ * warm-up run.  Peak RSS is the high-water mark of this process's memory
+ * (VmHWM: unlike getrusage's ru_maxrss it does not carry over the peak of
+ * a parent that forked us, such as a benchmark driver holding another model). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include <omp.h>
@@ -23,6 +24,21 @@ struct bench_opts {
     int32_t n_prompt, n_gen, threads, reps;
     int json;
 };
+
+/* VmHWM from /proc/self/status, in MiB; 0 where unavailable. */
+static double peak_rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kib = 0.0;
+    if (!f)
+        return 0.0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib / 1024.0;
+}
 
 static double now_s(void)
 {
@@ -167,9 +183,7 @@ int bench_model(int argc, char **argv)
                 tg[r] = o.n_gen / secs;
         }
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double rss_mib = (double)ru.ru_maxrss / 1024.0;
+    double rss_mib = peak_rss_mib();
     double pp_med = o.n_prompt > 0 ? median(pp, o.reps) : 0.0;
     double tg_med = o.n_gen > 0 ? median(tg, o.reps) : 0.0;
     int threads = o.threads > 0 ? o.threads : omp_get_num_procs();
