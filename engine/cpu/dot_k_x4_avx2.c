@@ -24,26 +24,16 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KX_INLINE static inline __attribute__((always_inline))
+#include "kq_avx2.h"
+
 #define KX_UNROLL _Pragma("GCC unroll 4")
 
 /* ---- helpers ------------------------------------------------------------ */
 
-KX_INLINE __m256i kx_load(const void *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
 
-KX_INLINE float kx_hsum(__m256 v)
-{
-    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_add_ss(x, _mm_movehdup_ps(x));
-    return _mm_cvtss_f32(x);
-}
 
 /* The four activation blocks b of the four rows. */
-KX_INLINE void kx_rows(const void *a, size_t stride, int64_t b, const blk_q8_k *y[4])
+KQ_INLINE void kx_rows(const void *a, size_t stride, int64_t b, const blk_q8_k *y[4])
 {
     KX_UNROLL
     for (int k = 0; k < 4; k++)
@@ -52,45 +42,25 @@ KX_INLINE void kx_rows(const void *a, size_t stride, int64_t b, const blk_q8_k *
 
 /* sum[k] += (32 unsigned weights q · 32 activations of row k at offset off),
  * pairs times the int16 factors of sc. */
-KX_INLINE void kx_mac4(__m256i sum[4], __m256i q, const blk_q8_k *const y[4], int off, __m256i sc)
+KQ_INLINE void kx_mac4(__m256i sum[4], __m256i q, const blk_q8_k *const y[4], int off, __m256i sc)
 {
     KX_UNROLL
     for (int k = 0; k < 4; k++)
-        sum[k] = _mm256_add_epi32(sum[k], _mm256_madd_epi16(_mm256_maddubs_epi16(q, kx_load(y[k]->qs + off)), sc));
+        sum[k] = _mm256_add_epi32(sum[k], _mm256_madd_epi16(_mm256_maddubs_epi16(q, kq_load(y[k]->qs + off)), sc));
 }
 
-KX_INLINE void kx_zero4(__m256i sum[4])
+KQ_INLINE void kx_zero4(__m256i sum[4])
 {
     KX_UNROLL
     for (int k = 0; k < 4; k++)
         sum[k] = _mm256_setzero_si256();
 }
 
-/* The 12 scale bytes of Q3_K/Q4_K/Q5_K as three 32-bit words in general
- * registers (the empty asm stops the compiler from vectorizing the scalar
- * unpacking onto the ports the multiply-adds need). */
-KX_INLINE void kx_words3(const uint8_t *S, uint32_t u[3])
-{
-    uint32_t p, q, r;
-    memcpy(&p, S, 4);
-    memcpy(&q, S + 4, 4);
-    memcpy(&r, S + 8, 4);
-    __asm__("" : "+r"(p), "+r"(q), "+r"(r));
-    u[0] = p;
-    u[1] = q;
-    u[2] = r;
-}
 
-/* Sixteen bytes from two 64-bit words, the same in both lanes. */
-KX_INLINE __m256i kx_bytes16(uint64_t lo, uint64_t hi)
-{
-    __asm__("" : "+r"(lo), "+r"(hi));
-    return _mm256_broadcastsi128_si256(_mm_set_epi64x((long long)hi, (long long)lo));
-}
 
 /* acc[k] += dw · d_k · sum[k] - dmw · d_k · mi[k]; dm holds (dw, dmw) in its
  * two low floats (dmw unused when has_min is 0). */
-KX_INLINE void kx_fold4(__m256 acc[4], const blk_q8_k *const y[4], __m128 dm, const __m256i sum[4],
+KQ_INLINE void kx_fold4(__m256 acc[4], const blk_q8_k *const y[4], __m128 dm, const __m256i sum[4],
                         const __m256i mi[4], int has_min)
 {
     KX_UNROLL
@@ -103,76 +73,39 @@ KX_INLINE void kx_fold4(__m256 acc[4], const blk_q8_k *const y[4], __m128 dm, co
 }
 
 /* (d, dmin) f16 pair to floats. */
-KX_INLINE __m128 kx_pair(const qm_f16 *pair)
+KQ_INLINE __m128 kx_pair(const qm_f16 *pair)
 {
     uint32_t u;
     memcpy(&u, pair, 4);
     return _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
 }
 
-KX_INLINE __m128 kx_one(qm_f16 d)
+KQ_INLINE __m128 kx_one(qm_f16 d)
 {
     return _mm_cvtph_ps(_mm_cvtsi32_si128(d));
 }
 
-KX_INLINE void kx_store4(float *s, const __m256 acc[4], float f)
+KQ_INLINE void kx_store4(float *s, const __m256 acc[4], float f)
 {
     KX_UNROLL
     for (int k = 0; k < 4; k++)
-        s[k] = kx_hsum(acc[k]) * f;
+        s[k] = kq_hsum(acc[k]) * f;
 }
 
-/* ---- scale shuffles --------------------------------------------------------
- * One _mm256_shuffle_epi8 turns a register of scales into the int16 factors
- * madd needs for 32 weights; index 0x80 writes a zero (zero extension).
- * kx_pair_b[k]: byte 2k to the words of the low lane, 2k+1 to the high lane
- * (16-element sub-blocks of Q2_K); kx_pair_w[j] the same from int16 scales
- * (words 2j, 2j+1: Q3_K, Q6_K); kx_one_b[k]: byte k to every word (32-element
- * sub-blocks of Q4_K/Q5_K); kx_one_w[k] from int16 scales (IQ4_XS); kx_min_b:
- * bytes 8..15 each to two words (the mins of Q4_K/Q5_K against bsums);
- * kx_widen_b: byte i to word i (the mins of Q2_K). */
-#define KX_W(b) ((uint8_t)(b)), ((uint8_t)((b) + 1))
-#define KX_W8(b) KX_W(b), KX_W(b), KX_W(b), KX_W(b), KX_W(b), KX_W(b), KX_W(b), KX_W(b)
-#define KX_Z(b) ((uint8_t)(b)), 0x80
-#define KX_Z8(b) KX_Z(b), KX_Z(b), KX_Z(b), KX_Z(b), KX_Z(b), KX_Z(b), KX_Z(b), KX_Z(b)
 
-static const uint8_t kx_pair_b[8][32] __attribute__((aligned(32))) = {
-    {KX_Z8(0), KX_Z8(1)},   {KX_Z8(2), KX_Z8(3)},   {KX_Z8(4), KX_Z8(5)},   {KX_Z8(6), KX_Z8(7)},
-    {KX_Z8(8), KX_Z8(9)},   {KX_Z8(10), KX_Z8(11)}, {KX_Z8(12), KX_Z8(13)}, {KX_Z8(14), KX_Z8(15)},
-};
 
-static const uint8_t kx_pair_w[4][32] __attribute__((aligned(32))) = {
-    {KX_W8(0), KX_W8(2)}, {KX_W8(4), KX_W8(6)}, {KX_W8(8), KX_W8(10)}, {KX_W8(12), KX_W8(14)},
-};
 
-static const uint8_t kx_one_b[8][32] __attribute__((aligned(32))) = {
-    {KX_Z8(0), KX_Z8(0)}, {KX_Z8(1), KX_Z8(1)}, {KX_Z8(2), KX_Z8(2)}, {KX_Z8(3), KX_Z8(3)},
-    {KX_Z8(4), KX_Z8(4)}, {KX_Z8(5), KX_Z8(5)}, {KX_Z8(6), KX_Z8(6)}, {KX_Z8(7), KX_Z8(7)},
-};
 
-static const uint8_t kx_one_w[8][32] __attribute__((aligned(32))) = {
-    {KX_W8(0), KX_W8(0)},   {KX_W8(2), KX_W8(2)},   {KX_W8(4), KX_W8(4)},   {KX_W8(6), KX_W8(6)},
-    {KX_W8(8), KX_W8(8)},   {KX_W8(10), KX_W8(10)}, {KX_W8(12), KX_W8(12)}, {KX_W8(14), KX_W8(14)},
-};
 
-static const uint8_t kx_min_b[32] __attribute__((aligned(32))) = {
-    KX_Z(8),  KX_Z(8),  KX_Z(9),  KX_Z(9),  KX_Z(10), KX_Z(10), KX_Z(11), KX_Z(11),
-    KX_Z(12), KX_Z(12), KX_Z(13), KX_Z(13), KX_Z(14), KX_Z(14), KX_Z(15), KX_Z(15),
-};
 
-static const uint8_t kx_widen_b[32] __attribute__((aligned(32))) = {
-    KX_Z(0), KX_Z(1), KX_Z(2),  KX_Z(3),  KX_Z(4),  KX_Z(5),  KX_Z(6),  KX_Z(7),
-    KX_Z(8), KX_Z(9), KX_Z(10), KX_Z(11), KX_Z(12), KX_Z(13), KX_Z(14), KX_Z(15),
-};
 
-#define KX_SHUF(src, table) _mm256_shuffle_epi8((src), kx_load(table))
 
 /* mi[k] = madd(f, bsums of row k): the per-sub-block constant terms. */
-KX_INLINE void kx_bsum4(__m256i mi[4], __m256i f, const blk_q8_k *const y[4])
+KQ_INLINE void kx_bsum4(__m256i mi[4], __m256i f, const blk_q8_k *const y[4])
 {
     KX_UNROLL
     for (int k = 0; k < 4; k++)
-        mi[k] = _mm256_madd_epi16(f, kx_load(y[k]->bsums));
+        mi[k] = _mm256_madd_epi16(f, kq_load(y[k]->bsums));
 }
 
 /* ---- Q2_K ------------------------------------------------------------------
@@ -200,15 +133,15 @@ static void kx_dot_q2_k(int64_t n, float *s, const void *vw, const void *va, siz
         __m256i sum[4];
         kx_zero4(sum);
         for (int h = 0; h < 2; h++) {
-            const __m256i q = kx_load(x->qs + 32 * h);
+            const __m256i q = kq_load(x->qs + 32 * h);
             const __m256i q2 = _mm256_srli_epi16(q, 2);
-            kx_mac4(sum, _mm256_and_si256(q, m03), y, 128 * h, KX_SHUF(sc, kx_pair_b[4 * h]));
-            kx_mac4(sum, _mm256_and_si256(q2, m03), y, 128 * h + 32, KX_SHUF(sc, kx_pair_b[4 * h + 1]));
-            kx_mac4(sum, _mm256_and_si256(q, m30), y, 128 * h + 64, KX_SHUF(sc, kx_pair_b[4 * h + 2]));
-            kx_mac4(sum, _mm256_and_si256(q2, m30), y, 128 * h + 96, KX_SHUF(sc, kx_pair_b[4 * h + 3]));
+            kx_mac4(sum, _mm256_and_si256(q, m03), y, 128 * h, KQ_SHUF(sc, kq_pair_b[4 * h]));
+            kx_mac4(sum, _mm256_and_si256(q2, m03), y, 128 * h + 32, KQ_SHUF(sc, kq_pair_b[4 * h + 1]));
+            kx_mac4(sum, _mm256_and_si256(q, m30), y, 128 * h + 64, KQ_SHUF(sc, kq_pair_b[4 * h + 2]));
+            kx_mac4(sum, _mm256_and_si256(q2, m30), y, 128 * h + 96, KQ_SHUF(sc, kq_pair_b[4 * h + 3]));
         }
         __m256i mi[4];
-        kx_bsum4(mi, KX_SHUF(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m15), kx_widen_b), y);
+        kx_bsum4(mi, KQ_SHUF(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m15), kq_widen_b), y);
         /* times 16: the 1/16 of the scaled-up sum is applied at the end */
         KX_UNROLL
         for (int k = 0; k < 4; k++)
@@ -218,18 +151,6 @@ static void kx_dot_q2_k(int64_t n, float *s, const void *vw, const void *va, siz
     kx_store4(s, acc, 1.0f / 16);
 }
 
-/* ---- Q3_K ------------------------------------------------------------------
- * As in dot_k_avx2.c: the unsigned 3-bit code (q2 | hbit << 2) is multiplied
- * and 4 · Σ sc_i · bsum_i taken off.  A half's four hmask bits per element are
- * looked up in two 16-entry tables that put the bits of planes 0, 2 (resp.
- * 1, 3) at bits 2 and 6, OR-ed onto qs & 0x33 (resp. (qs >> 2) & 0x33); the
- * codes at bits 4..6 are 16 times too large, so the scales of planes 0 and 1
- * are multiplied by 16 and the sum is 16 times the true one. */
-#define KX_HA(n) (uint8_t)((((n) & 1) << 2) | ((((n) >> 2) & 1) << 6))
-#define KX_HB(n) (uint8_t)(((((n) >> 1) & 1) << 2) | ((((n) >> 3) & 1) << 6))
-#define KX_H16(f) f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15)
-static const uint8_t kx_q3_hi02[32] __attribute__((aligned(32))) = {KX_H16(KX_HA), KX_H16(KX_HA)};
-static const uint8_t kx_q3_hi13[32] __attribute__((aligned(32))) = {KX_H16(KX_HB), KX_H16(KX_HB)};
 
 static void kx_dot_q3_k(int64_t n, float *s, const void *vw, const void *va, size_t stride)
 {
@@ -248,7 +169,7 @@ static void kx_dot_q3_k(int64_t n, float *s, const void *vw, const void *va, siz
         /* 16 six-bit scales: low nibbles from scales[0..7], the two high bits
          * of scale i from bits 2(i/4), 2(i/4)+1 of scales[8 + i%4] */
         uint32_t u[3];
-        kx_words3(x->scales, u);
+        kq_words3(x->scales, u);
         const uint32_t t0 = (u[0] & 0x0f0f0f0f) | ((u[2] << 4) & 0x30303030);
         const uint32_t t1 = (u[1] & 0x0f0f0f0f) | ((u[2] << 2) & 0x30303030);
         const uint32_t t2 = ((u[0] >> 4) & 0x0f0f0f0f) | (u[2] & 0x30303030);
@@ -257,21 +178,21 @@ static void kx_dot_q3_k(int64_t n, float *s, const void *vw, const void *va, siz
         __asm__("" : "+r"(lo), "+r"(hi));
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_set_epi64x((long long)hi, (long long)lo), m32));
         const __m256i scx = _mm256_blend_epi16(sc16, _mm256_slli_epi16(sc16, 4), 0x0f);
-        const __m256i hm = kx_load(x->hmask);
+        const __m256i hm = kq_load(x->hmask);
 
         __m256i sum[4];
         kx_zero4(sum);
         for (int h = 0; h < 2; h++) {
-            const __m256i q = kx_load(x->qs + 32 * h);
+            const __m256i q = kq_load(x->qs + 32 * h);
             const __m256i hn = _mm256_and_si256(h ? _mm256_srli_epi16(hm, 4) : hm, m0f);
             const __m256i sc = h ? _mm256_permute2x128_si256(scx, scx, 0x11) : _mm256_permute2x128_si256(scx, scx, 0x00);
-            const __m256i v02 = _mm256_or_si256(_mm256_and_si256(q, m33), _mm256_shuffle_epi8(kx_load(kx_q3_hi02), hn));
+            const __m256i v02 = _mm256_or_si256(_mm256_and_si256(q, m33), _mm256_shuffle_epi8(kq_load(kq_q3_hi02), hn));
             const __m256i v13 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2), m33),
-                                                _mm256_shuffle_epi8(kx_load(kx_q3_hi13), hn));
-            kx_mac4(sum, _mm256_and_si256(v02, m07), y, 128 * h, KX_SHUF(sc, kx_pair_w[0]));
-            kx_mac4(sum, _mm256_and_si256(v13, m07), y, 128 * h + 32, KX_SHUF(sc, kx_pair_w[1]));
-            kx_mac4(sum, _mm256_and_si256(v02, m70), y, 128 * h + 64, KX_SHUF(sc, kx_pair_w[2]));
-            kx_mac4(sum, _mm256_and_si256(v13, m70), y, 128 * h + 96, KX_SHUF(sc, kx_pair_w[3]));
+                                                _mm256_shuffle_epi8(kq_load(kq_q3_hi13), hn));
+            kx_mac4(sum, _mm256_and_si256(v02, m07), y, 128 * h, KQ_SHUF(sc, kq_pair_w[0]));
+            kx_mac4(sum, _mm256_and_si256(v13, m07), y, 128 * h + 32, KQ_SHUF(sc, kq_pair_w[1]));
+            kx_mac4(sum, _mm256_and_si256(v02, m70), y, 128 * h + 64, KQ_SHUF(sc, kq_pair_w[2]));
+            kx_mac4(sum, _mm256_and_si256(v13, m70), y, 128 * h + 96, KQ_SHUF(sc, kq_pair_w[3]));
         }
         __m256i mi[4];
         kx_bsum4(mi, sc16, y);
@@ -283,24 +204,9 @@ static void kx_dot_q3_k(int64_t n, float *s, const void *vw, const void *va, siz
     kx_store4(s, acc, 1.0f / 16);
 }
 
-/* ---- Q4_K and Q5_K ---------------------------------------------------------
- * Eight sub-blocks of 32 with 6-bit scales and mins packed in 12 bytes,
- * unpacked as in dot_k_avx2.c to the bytes [scale 0..7, min 0..7] in both
- * lanes.  Chunk c (32 bytes of qs): low nibbles sub-block 2c, high nibbles
- * 2c+1; Q5_K's fifth bits (bits 2c, 2c+1 of qh[l]) are shifted to bit 4. */
-KX_INLINE __m256i kx_scales_k4(const uint8_t *S)
-{
-    uint32_t u[3];
-    kx_words3(S, u);
-    const uint32_t sc_lo = u[0] & 0x3f3f3f3f;
-    const uint32_t mn_lo = u[1] & 0x3f3f3f3f;
-    const uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 2) & 0x30303030);
-    const uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 2) & 0x30303030);
-    return kx_bytes16(sc_lo | (uint64_t)sc_hi << 32, mn_lo | (uint64_t)mn_hi << 32);
-}
 
 /* has_qh: Q5_K (qh the fifth bits), else Q4_K. */
-KX_INLINE void kx_dot_k45(int64_t nb, float *s, const uint8_t *base, size_t bsize, size_t off_scales,
+KQ_INLINE void kx_dot_k45(int64_t nb, float *s, const uint8_t *base, size_t bsize, size_t off_scales,
                           size_t off_qs, size_t off_qh, int has_qh, const void *va, size_t stride)
 {
     const __m256i m15 = _mm256_set1_epi8(15), m16 = _mm256_set1_epi8(16);
@@ -310,15 +216,15 @@ KX_INLINE void kx_dot_k45(int64_t nb, float *s, const uint8_t *base, size_t bsiz
         const uint8_t *x = base + (size_t)b * bsize;
         const blk_q8_k *y[4];
         kx_rows(va, stride, b, y);
-        const __m256i sm = kx_scales_k4(x + off_scales);
+        const __m256i sm = kq_scales_k4(x + off_scales);
 
         __m256i sum[4];
         kx_zero4(sum);
         __m256i qh = _mm256_setzero_si256();
         if (has_qh)
-            qh = kx_load(x + off_qh);
+            qh = kq_load(x + off_qh);
         for (int c = 0; c < 4; c++) {
-            const __m256i q = kx_load(x + off_qs + 32 * c);
+            const __m256i q = kq_load(x + off_qs + 32 * c);
             __m256i lo = _mm256_and_si256(q, m15);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m15);
             if (has_qh) {
@@ -327,11 +233,11 @@ KX_INLINE void kx_dot_k45(int64_t nb, float *s, const uint8_t *base, size_t bsiz
                 hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(qh, 3), m16));
                 qh = _mm256_srli_epi16(qh, 2);
             }
-            kx_mac4(sum, lo, y, 64 * c, KX_SHUF(sm, kx_one_b[2 * c]));
-            kx_mac4(sum, hi, y, 64 * c + 32, KX_SHUF(sm, kx_one_b[2 * c + 1]));
+            kx_mac4(sum, lo, y, 64 * c, KQ_SHUF(sm, kq_one_b[2 * c]));
+            kx_mac4(sum, hi, y, 64 * c + 32, KQ_SHUF(sm, kq_one_b[2 * c + 1]));
         }
         __m256i mi[4];
-        kx_bsum4(mi, KX_SHUF(sm, kx_min_b), y);
+        kx_bsum4(mi, KQ_SHUF(sm, kq_min_b), y);
         kx_fold4(acc, y, kx_pair((const qm_f16 *)x), sum, mi, 1);
     }
     kx_store4(s, acc, 1.0f);
@@ -372,19 +278,19 @@ static void kx_dot_q6_k(int64_t n, float *s, const void *vw, const void *va, siz
         kx_zero4(sum);
         for (int h = 0; h < 2; h++) {
             const __m256i sc = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
-            const __m256i hb = kx_load(x->qh + 32 * h);
-            const __m256i l0 = kx_load(x->ql + 64 * h);
-            const __m256i l1 = kx_load(x->ql + 64 * h + 32);
+            const __m256i hb = kq_load(x->qh + 32 * h);
+            const __m256i l0 = kq_load(x->ql + 64 * h);
+            const __m256i l1 = kq_load(x->ql + 64 * h + 32);
             kx_mac4(sum, _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m48)),
-                    y, 128 * h, KX_SHUF(sc, kx_pair_w[0]));
+                    y, 128 * h, KQ_SHUF(sc, kq_pair_w[0]));
             kx_mac4(sum, _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m48)),
-                    y, 128 * h + 32, KX_SHUF(sc, kx_pair_w[1]));
+                    y, 128 * h + 32, KQ_SHUF(sc, kq_pair_w[1]));
             kx_mac4(sum, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_and_si256(hb, m48)),
-                    y, 128 * h + 64, KX_SHUF(sc, kx_pair_w[2]));
+                    y, 128 * h + 64, KQ_SHUF(sc, kq_pair_w[2]));
             kx_mac4(sum,
                     _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15),
                                     _mm256_and_si256(_mm256_srli_epi16(hb, 2), m48)),
-                    y, 128 * h + 96, KX_SHUF(sc, kx_pair_w[3]));
+                    y, 128 * h + 96, KQ_SHUF(sc, kq_pair_w[3]));
         }
         __m256i mi[4];
         kx_bsum4(mi, sc16, y);
@@ -421,7 +327,7 @@ static void kx_dot_iq4_xs(int64_t n, float *s, const void *vw, const void *va, s
         const uint32_t shb = x->scales_h;
         const uint64_t lo = _pdep_u64(sl & 0xffff, 0x000f000f000f000full) | _pdep_u64(shb & 0xff, 0x0030003000300030ull);
         const uint64_t hi = _pdep_u64(sl >> 16, 0x000f000f000f000full) | _pdep_u64(shb >> 8, 0x0030003000300030ull);
-        const __m256i sc = _mm256_sub_epi16(kx_bytes16(lo, hi), _mm256_set1_epi16(32));
+        const __m256i sc = _mm256_sub_epi16(kq_bytes16(lo, hi), _mm256_set1_epi16(32));
 
         __m256i sum[4];
         kx_zero4(sum);
@@ -429,10 +335,10 @@ static void kx_dot_iq4_xs(int64_t n, float *s, const void *vw, const void *va, s
             const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x->qs + 16 * i)));
             const __m256i kv = _mm256_shuffle_epi8(book, _mm256_and_si256(_mm256_srlv_epi64(raw, sh), m15));
             const __m256i ak = _mm256_abs_epi8(kv);
-            const __m256i f = KX_SHUF(sc, kx_one_w[i]);
+            const __m256i f = KQ_SHUF(sc, kq_one_w[i]);
             KX_UNROLL
             for (int k = 0; k < 4; k++) {
-                const __m256i p = _mm256_maddubs_epi16(ak, _mm256_sign_epi8(kx_load(y[k]->qs + 32 * i), kv));
+                const __m256i p = _mm256_maddubs_epi16(ak, _mm256_sign_epi8(kq_load(y[k]->qs + 32 * i), kv));
                 sum[k] = _mm256_add_epi32(sum[k], _mm256_madd_epi16(p, f));
             }
         }
