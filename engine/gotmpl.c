@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "ckd.h"
+#include "strbuf.h"
 
 enum {
     GT_MAX_DEPTH = 100,              /* nested blocks and parentheses */
@@ -114,43 +115,6 @@ static bool gt_grow(struct gt_arena *a, void **v, size_t *cap, size_t n, size_t 
 }
 
 /* ---- output buffer ---------------------------------------------------------- */
-
-struct gt_buf {
-    char *p;
-    size_t len, cap;
-    bool oom;    /* sticky allocation failure */
-    bool full;   /* sticky: GT_MAX_OUTPUT reached */
-};
-
-static void gt_put(struct gt_buf *b, const char *s, size_t n)
-{
-    if (b->oom || b->full || n == 0)
-        return;
-    if (n > GT_MAX_OUTPUT - b->len) {
-        b->full = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void gt_puts(struct gt_buf *b, const char *s)
-{
-    gt_put(b, s, strlen(s));
-}
 
 /* ---- errors ------------------------------------------------------------------ */
 
@@ -291,7 +255,7 @@ static int gt_hexval(char c)
     return -1;
 }
 
-static void gt_utf8(struct gt_buf *b, uint32_t cp)
+static void gt_utf8(struct qm_strbuf *b, uint32_t cp)
 {
     char u[4];
     size_t n;
@@ -316,12 +280,12 @@ static void gt_utf8(struct gt_buf *b, uint32_t cp)
         u[3] = (char)(0x80 | (cp & 0x3f));
         n = 4;
     }
-    gt_put(b, u, n);
+    qm_strbuf_put(b, u, n);
 }
 
 /* One escape sequence of a Go quoted string or character at s[*k] (the
  * backslash), appended to b.  false for a malformed escape. */
-static bool gt_escape(const char *s, size_t len, size_t *k, char quote, struct gt_buf *b)
+static bool gt_escape(const char *s, size_t len, size_t *k, char quote, struct qm_strbuf *b)
 {
     size_t i = *k + 1;
     if (i >= len)
@@ -330,13 +294,13 @@ static bool gt_escape(const char *s, size_t len, size_t *k, char quote, struct g
     const char *simple = "a\ab\bf\fn\nr\rt\tv\v\\\\";
     for (const char *p = simple; *p; p += 2) {
         if (c == p[0]) {
-            gt_put(b, &p[1], 1);
+            qm_strbuf_put(b, &p[1], 1);
             *k = i + 1;
             return true;
         }
     }
     if (c == quote) {
-        gt_put(b, &c, 1);
+        qm_strbuf_put(b, &c, 1);
         *k = i + 1;
         return true;
     }
@@ -351,7 +315,7 @@ static bool gt_escape(const char *s, size_t len, size_t *k, char quote, struct g
         }
         if (c == 'x') {
             char byte = (char)v;
-            gt_put(b, &byte, 1);
+            qm_strbuf_put(b, &byte, 1);
         } else {
             gt_utf8(b, v);
         }
@@ -368,7 +332,7 @@ static bool gt_escape(const char *s, size_t len, size_t *k, char quote, struct g
         if (v > 255)
             return false;
         char byte = (char)v;
-        gt_put(b, &byte, 1);
+        qm_strbuf_put(b, &byte, 1);
         *k = i + 3;
         return true;
     }
@@ -381,7 +345,7 @@ static int gt_lex_quoted(struct gt_lexer *lx, size_t *k, struct gt_token *tk)
     const char *s = lx->src;
     size_t len = lx->len, i = *k + 1;
     char q = s[*k];
-    struct gt_buf b = {0};
+    struct qm_strbuf b = {.limit = GT_MAX_OUTPUT};
     int rc = 0;
 
     while (i < len && s[i] != q) {
@@ -394,7 +358,7 @@ static int gt_lex_quoted(struct gt_lexer *lx, size_t *k, struct gt_token *tk)
             }
             continue;
         }
-        gt_put(&b, &s[i], 1);
+        qm_strbuf_put(&b, &s[i], 1);
         i++;
     }
     if (i >= len || s[i] != q) {
@@ -1376,7 +1340,7 @@ struct gt_var {
 struct gt_exec {
     const struct qm_gotmpl *t;
     const struct qm_gotmpl_data *d;
-    struct gt_buf *out;
+    struct qm_strbuf *out;
     struct gt_arena scratch;   /* strings made by functions during this run */
     struct gt_var *vars;
     size_t nvars, capvars;
@@ -1446,7 +1410,7 @@ static int gt_set_var(struct gt_exec *e, struct gt_name name, struct gt_val v, b
 }
 
 /* A string made at run time, copied into the scratch arena. */
-static int gt_make_str(struct gt_exec *e, const struct gt_buf *b, struct gt_val *out)
+static int gt_make_str(struct gt_exec *e, const struct qm_strbuf *b, struct gt_val *out)
 {
     if (b->oom)
         return gt_xoom(e);
@@ -1614,25 +1578,25 @@ static int gt_order_cmp(struct gt_exec *e, size_t pos, const struct gt_val *a, c
 }
 
 /* A value as print/printf %v write it. */
-static int gt_format(struct gt_exec *e, size_t pos, const struct gt_val *v, struct gt_buf *b)
+static int gt_format(struct gt_exec *e, size_t pos, const struct gt_val *v, struct qm_strbuf *b)
 {
     char num[32];
     switch (v->kind) {
     case V_STR:
-        gt_put(b, v->s, v->len);
+        qm_strbuf_put(b, v->s, v->len);
         return 0;
     case V_INT:
         snprintf(num, sizeof num, "%" PRId64, v->i);
-        gt_puts(b, num);
+        qm_strbuf_puts(b, num);
         return 0;
     case V_BOOL:
-        gt_puts(b, v->i ? "true" : "false");
+        qm_strbuf_puts(b, v->i ? "true" : "false");
         return 0;
     case V_NIL:
-        gt_puts(b, "<nil>");
+        qm_strbuf_puts(b, "<nil>");
         return 0;
     case V_EMPTY:
-        gt_puts(b, "[]");
+        qm_strbuf_puts(b, "[]");
         return 0;
     default:
         return gt_xerr(e, pos, "cannot print %s", gt_kind_name(v->kind));
@@ -1640,40 +1604,40 @@ static int gt_format(struct gt_exec *e, size_t pos, const struct gt_val *v, stru
 }
 
 /* JSON as Go's encoding/json writes strings: HTML-safe escapes included. */
-static void gt_json_str(struct gt_buf *b, const char *s, size_t len)
+static void gt_json_str(struct qm_strbuf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    gt_put(b, "\"", 1);
+    qm_strbuf_put(b, "\"", 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[7];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
-            gt_put(b, esc, 2);
+            qm_strbuf_put(b, esc, 2);
         } else if (c == '\n') {
-            gt_put(b, "\\n", 2);
+            qm_strbuf_put(b, "\\n", 2);
         } else if (c == '\r') {
-            gt_put(b, "\\r", 2);
+            qm_strbuf_put(b, "\\r", 2);
         } else if (c == '\t') {
-            gt_put(b, "\\t", 2);
+            qm_strbuf_put(b, "\\t", 2);
         } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
-            gt_put(b, esc, 6);
+            qm_strbuf_put(b, esc, 6);
         } else if (c == 0xe2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
                    ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
-            gt_puts(b, (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
+            qm_strbuf_puts(b, (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
             i += 2;
         } else {
-            gt_put(b, (const char *)&s[i], 1);
+            qm_strbuf_put(b, (const char *)&s[i], 1);
         }
     }
-    gt_put(b, "\"", 1);
+    qm_strbuf_put(b, "\"", 1);
 }
 
-static int gt_json(struct gt_exec *e, size_t pos, const struct gt_val *v, struct gt_buf *b)
+static int gt_json(struct gt_exec *e, size_t pos, const struct gt_val *v, struct qm_strbuf *b)
 {
     switch (v->kind) {
     case V_STR:
@@ -1681,7 +1645,7 @@ static int gt_json(struct gt_exec *e, size_t pos, const struct gt_val *v, struct
         return 0;
     case V_NIL:
     case V_EMPTY:   /* Ollama's unset lists are nil slices: null */
-        gt_puts(b, "null");
+        qm_strbuf_puts(b, "null");
         return 0;
     case V_INT:
     case V_BOOL:
@@ -1689,22 +1653,22 @@ static int gt_json(struct gt_exec *e, size_t pos, const struct gt_val *v, struct
     case V_MSG: {
         const char *role = v->msgs->role ? v->msgs->role : "";
         const char *content = v->msgs->content ? v->msgs->content : "";
-        gt_puts(b, "{\"role\":");
+        qm_strbuf_puts(b, "{\"role\":");
         gt_json_str(b, role, strlen(role));
-        gt_puts(b, ",\"content\":");
+        qm_strbuf_puts(b, ",\"content\":");
         gt_json_str(b, content, strlen(content));
-        gt_puts(b, "}");
+        qm_strbuf_puts(b, "}");
         return 0;
     }
     case V_LIST:
-        gt_puts(b, "[");
+        qm_strbuf_puts(b, "[");
         for (size_t k = 0; k < v->n; k++) {
             struct gt_val m = {.kind = V_MSG, .msgs = &v->msgs[k]};
             if (k)
-                gt_puts(b, ",");
+                qm_strbuf_puts(b, ",");
             gt_json(e, pos, &m, b);
         }
-        gt_puts(b, "]");
+        qm_strbuf_puts(b, "]");
         return 0;
     case V_ROOT:
         break;
@@ -1732,7 +1696,7 @@ static int gt_length(const struct gt_val *v, size_t *n)
     }
 }
 
-static int gt_printf(struct gt_exec *e, size_t pos, const struct gt_val *vals, size_t n, struct gt_buf *b)
+static int gt_printf(struct gt_exec *e, size_t pos, const struct gt_val *vals, size_t n, struct qm_strbuf *b)
 {
     if (n == 0 || vals[0].kind != V_STR)
         return gt_xerr(e, pos, "printf needs a format string");
@@ -1740,14 +1704,14 @@ static int gt_printf(struct gt_exec *e, size_t pos, const struct gt_val *vals, s
     size_t used = 1;
     for (size_t i = 0; i < vals[0].len; i++) {
         if (f[i] != '%') {
-            gt_put(b, &f[i], 1);
+            qm_strbuf_put(b, &f[i], 1);
             continue;
         }
         if (++i >= vals[0].len)
             return gt_xerr(e, pos, "printf format ends with %%");
         char verb = f[i];
         if (verb == '%') {
-            gt_put(b, "%", 1);
+            qm_strbuf_put(b, "%", 1);
             continue;
         }
         if (verb != 's' && verb != 'v' && verb != 'd') {
@@ -1775,7 +1739,7 @@ static int gt_call(struct gt_exec *e, const struct gt_arg *fn, const struct gt_a
     size_t na = nargs + (final ? 1 : 0), pos = fn->pos;
     const char *name = gt_func_names[fn->func];
     struct gt_val *vals = NULL;
-    struct gt_buf b = {0};
+    struct qm_strbuf b = {.limit = GT_MAX_OUTPUT};
     int rc = 0;
 
     /* and / or take their arguments lazily: the first that decides wins */
@@ -1914,13 +1878,13 @@ static int gt_call(struct gt_exec *e, const struct gt_arg *fn, const struct gt_a
             /* Sprint puts a space only between two operands that are not
              * strings; Sprintln between all of them */
             if (k > 0 && (fn->func == F_PRINTLN || (vals[k - 1].kind != V_STR && vals[k].kind != V_STR)))
-                gt_put(&b, " ", 1);
+                qm_strbuf_put(&b, " ", 1);
             rc = gt_format(e, pos, &vals[k], &b);
             if (rc < 0)
                 goto out;
         }
         if (fn->func == F_PRINTLN)
-            gt_put(&b, "\n", 1);
+            qm_strbuf_put(&b, "\n", 1);
         rc = gt_make_str(e, &b, out);
         break;
     case F_PRINTF:
@@ -2050,14 +2014,14 @@ static int gt_exec_node(struct gt_exec *e, const struct gt_node *n, const struct
 
     switch (n->kind) {
     case N_TEXT:
-        gt_put(e->out, n->text, n->len);
+        qm_strbuf_put(e->out, n->text, n->len);
         return 0;
     case N_ACTION:
         rc = gt_eval_pipe(e, n->pipe, dot, true, &v, &none);
         if (rc < 0 || none || n->pipe->ndecl > 0)
             return rc;
         if (v.kind == V_NIL) {
-            gt_puts(e->out, "<no value>");   /* what Go prints for a missing value */
+            qm_strbuf_puts(e->out, "<no value>");   /* what Go prints for a missing value */
             return 0;
         }
         return gt_format(e, n->pos, &v, e->out);
@@ -2097,7 +2061,7 @@ static int gt_exec_list(struct gt_exec *e, const struct gt_list *l, const struct
 }
 
 /* One run of the template over d, appending to out. */
-static int gt_run(const struct qm_gotmpl *t, const struct qm_gotmpl_data *d, uint32_t cut, struct gt_buf *out,
+static int gt_run(const struct qm_gotmpl *t, const struct qm_gotmpl_data *d, uint32_t cut, struct qm_strbuf *out,
                   struct qm_err *err)
 {
     struct gt_exec e = {.t = t, .d = d, .out = out, .cut = cut, .err = err};
@@ -2118,7 +2082,7 @@ static int gt_run(const struct qm_gotmpl *t, const struct qm_gotmpl_data *d, uin
     return rc;
 }
 
-static int gt_finish(struct gt_buf *b, char **out, size_t *out_len, struct qm_err *err)
+static int gt_finish(struct qm_strbuf *b, char **out, size_t *out_len, struct qm_err *err)
 {
     if (!b->p) {
         b->p = calloc(1, 1);
@@ -2135,7 +2099,7 @@ int qm_gotmpl_render(const struct qm_gotmpl *t, const struct qm_gotmpl_data *dat
                      size_t *out_len, struct qm_err *err)
 {
     static const struct qm_gotmpl_data empty = {0};
-    struct gt_buf b = {0};
+    struct qm_strbuf b = {.limit = GT_MAX_OUTPUT};
     *out = NULL;
     if (out_len)
         *out_len = 0;
@@ -2166,7 +2130,7 @@ static int gt_collate(struct gt_arena *a, const struct qm_chat_msg *msgs, size_t
                       size_t *out_n, const char **system)
 {
     struct qm_chat_msg *c = NULL;
-    struct gt_buf sys = {0};
+    struct qm_strbuf sys = {.limit = GT_MAX_OUTPUT};
     size_t k = 0, nsys = 0, bytes;
     int rc = QM_ENOMEM;
 
@@ -2176,8 +2140,8 @@ static int gt_collate(struct gt_arena *a, const struct qm_chat_msg *msgs, size_t
         const char *content = gt_or_empty(msgs[i].content);
         if (gt_role_is(&msgs[i], "system")) {
             if (nsys++ > 0)
-                gt_puts(&sys, "\n\n");
-            gt_puts(&sys, content);
+                qm_strbuf_puts(&sys, "\n\n");
+            qm_strbuf_puts(&sys, content);
         }
         if (k > 0 && msgs[i].role && c[k - 1].role && strcmp(c[k - 1].role, msgs[i].role) == 0 &&
             !gt_role_is(&msgs[i], "tool")) {
@@ -2216,7 +2180,7 @@ int qm_gotmpl_render_chat(const struct qm_gotmpl *t, const struct qm_chat_msg *m
                           char **out, size_t *out_len, struct qm_err *err)
 {
     struct gt_arena a = {0};
-    struct gt_buf b = {0};
+    struct qm_strbuf b = {.limit = GT_MAX_OUTPUT};
     struct qm_chat_msg *c = NULL;
     size_t nc = 0;
     const char *system = "";

@@ -24,49 +24,7 @@
 #include <string.h>
 
 #include "ckd.h"
-
-/* ---- growing output buffer ---------------------------------------------- */
-
-struct chat_buf {
-    char *p;
-    size_t len, cap;
-    bool oom;   /* sticky: once an append failed, later ones do nothing */
-};
-
-static void chat_put(struct chat_buf *b, const char *s, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    size_t need;
-    if (qm_ckd_add(&need, b->len, n) || qm_ckd_add(&need, need, (size_t)1)) {
-        b->oom = true;
-        return;
-    }
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < need) {
-            if (qm_ckd_mul(&cap, cap, (size_t)2)) {
-                b->oom = true;
-                return;
-            }
-        }
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void chat_puts(struct chat_buf *b, const char *s)
-{
-    chat_put(b, s, strlen(s));
-}
+#include "strbuf.h"
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -299,50 +257,50 @@ enum qm_chat_format qm_chat_detect(const char *tmpl, size_t len)
 
 /* ---- rendering ------------------------------------------------------------ */
 
-static void chat_put_item(struct chat_buf *b, struct chat_item it)
+static void chat_put_item(struct qm_strbuf *b, struct chat_item it)
 {
-    chat_put(b, it.text, it.len);
+    qm_strbuf_put(b, it.text, it.len);
 }
 
 static void render_turns(const struct chat_format_info *f, const struct chat_item *it, size_t n,
-                         bool gen, struct chat_buf *b)
+                         bool gen, struct qm_strbuf *b)
 {
     for (size_t i = 0; i < n; i++) {
-        chat_puts(b, f->head);
-        chat_puts(b, chat_role_names[it[i].role]);
-        chat_puts(b, f->mid);
+        qm_strbuf_puts(b, f->head);
+        qm_strbuf_puts(b, chat_role_names[it[i].role]);
+        qm_strbuf_puts(b, f->mid);
         chat_put_item(b, f->trim ? chat_trimmed(it[i]) : it[i]);
-        chat_puts(b, f->tail);
+        qm_strbuf_puts(b, f->tail);
     }
     if (gen)
-        chat_puts(b, f->gen);
+        qm_strbuf_puts(b, f->gen);
 }
 
 /* Gemma has no system role: system texts (trimmed, concatenated) wait for the
  * next turn that is not the model's and open it, followed by a blank line.  A
  * system text with no later user turn is dropped, as in llama.cpp. */
-static void render_gemma(const struct chat_item *it, size_t n, bool gen, struct chat_buf *b)
+static void render_gemma(const struct chat_item *it, size_t n, bool gen, struct qm_strbuf *b)
 {
-    struct chat_buf sys = {0};
+    struct qm_strbuf sys = {0};
     for (size_t i = 0; i < n; i++) {
         if (it[i].role == ROLE_SYSTEM) {
             chat_put_item(&sys, chat_trimmed(it[i]));
             continue;
         }
         bool model = it[i].role == ROLE_ASSISTANT;
-        chat_puts(b, "<start_of_turn>");
-        chat_puts(b, model ? "model" : "user");
-        chat_puts(b, "\n");
+        qm_strbuf_puts(b, "<start_of_turn>");
+        qm_strbuf_puts(b, model ? "model" : "user");
+        qm_strbuf_puts(b, "\n");
         if (sys.len > 0 && !model) {
-            chat_put(b, sys.p, sys.len);
-            chat_puts(b, "\n\n");
+            qm_strbuf_put(b, sys.p, sys.len);
+            qm_strbuf_puts(b, "\n\n");
             sys.len = 0;
         }
         chat_put_item(b, chat_trimmed(it[i]));
-        chat_puts(b, "<end_of_turn>\n");
+        qm_strbuf_puts(b, "<end_of_turn>\n");
     }
     if (gen)
-        chat_puts(b, "<start_of_turn>model\n");
+        qm_strbuf_puts(b, "<start_of_turn>model\n");
     if (sys.oom)
         b->oom = true;
     free(sys.p);
@@ -351,34 +309,34 @@ static void render_gemma(const struct chat_item *it, size_t n, bool gen, struct 
 /* Llama 2: the prompt opens inside the first [INST]; an assistant answer
  * closes the turn with </s> and the next message reopens one. */
 static void render_llama2(const struct chat_format_info *f, const struct chat_item *it, size_t n,
-                          struct chat_buf *b)
+                          struct qm_strbuf *b)
 {
     bool in_turn = true;
-    chat_puts(b, "[INST] ");
+    qm_strbuf_puts(b, "[INST] ");
     for (size_t i = 0; i < n; i++) {
         struct chat_item c = f->strip ? chat_trimmed(it[i]) : it[i];
         if (!in_turn) {
-            chat_puts(b, f->bos_in_history ? "<s>[INST] " : "[INST] ");
+            qm_strbuf_puts(b, f->bos_in_history ? "<s>[INST] " : "[INST] ");
             in_turn = true;
         }
         switch (c.role) {
         case ROLE_SYSTEM:
             if (f->sys_tags) {
-                chat_puts(b, "<<SYS>>\n");
+                qm_strbuf_puts(b, "<<SYS>>\n");
                 chat_put_item(b, c);
-                chat_puts(b, "\n<</SYS>>\n\n");
+                qm_strbuf_puts(b, "\n<</SYS>>\n\n");
             } else {
                 chat_put_item(b, c);
-                chat_puts(b, "\n");
+                qm_strbuf_puts(b, "\n");
             }
             break;
         case ROLE_USER:
             chat_put_item(b, c);
-            chat_puts(b, " [/INST]");
+            qm_strbuf_puts(b, " [/INST]");
             break;
         case ROLE_ASSISTANT:
             chat_put_item(b, c);
-            chat_puts(b, "</s>");
+            qm_strbuf_puts(b, "</s>");
             in_turn = false;
             break;
         }
@@ -389,30 +347,30 @@ static void render_llama2(const struct chat_format_info *f, const struct chat_it
  * system text simply precedes the user text, and the three versions differ
  * in the spaces around the tags (lead, trail) and v3's trimmed answers. */
 static void render_mistral(const struct chat_format_info *f, const struct chat_item *it, size_t n,
-                           struct chat_buf *b)
+                           struct qm_strbuf *b)
 {
     bool in_turn = false;
     for (size_t i = 0; i < n; i++) {
         if (!in_turn) {
-            chat_puts(b, f->lead);
-            chat_puts(b, "[INST]");
-            chat_puts(b, f->trail);
+            qm_strbuf_puts(b, f->lead);
+            qm_strbuf_puts(b, "[INST]");
+            qm_strbuf_puts(b, f->trail);
             in_turn = true;
         }
         switch (it[i].role) {
         case ROLE_SYSTEM:
             chat_put_item(b, it[i]);
-            chat_puts(b, "\n\n");
+            qm_strbuf_puts(b, "\n\n");
             break;
         case ROLE_USER:
             chat_put_item(b, it[i]);
-            chat_puts(b, f->lead);
-            chat_puts(b, "[/INST]");
+            qm_strbuf_puts(b, f->lead);
+            qm_strbuf_puts(b, "[/INST]");
             break;
         case ROLE_ASSISTANT:
-            chat_puts(b, f->trail);
+            qm_strbuf_puts(b, f->trail);
             chat_put_item(b, f->strip ? chat_trimmed(it[i]) : it[i]);
-            chat_puts(b, "</s>");
+            qm_strbuf_puts(b, "</s>");
             in_turn = false;
             break;
         }
@@ -420,26 +378,26 @@ static void render_mistral(const struct chat_format_info *f, const struct chat_i
 }
 
 static void render_mistral_v7(const struct chat_format_info *f, const struct chat_item *it, size_t n,
-                              struct chat_buf *b)
+                              struct qm_strbuf *b)
 {
     for (size_t i = 0; i < n; i++) {
         switch (it[i].role) {
         case ROLE_SYSTEM:
-            chat_puts(b, "[SYSTEM_PROMPT]");
-            chat_puts(b, f->trail);
+            qm_strbuf_puts(b, "[SYSTEM_PROMPT]");
+            qm_strbuf_puts(b, f->trail);
             chat_put_item(b, it[i]);
-            chat_puts(b, "[/SYSTEM_PROMPT]");
+            qm_strbuf_puts(b, "[/SYSTEM_PROMPT]");
             break;
         case ROLE_USER:
-            chat_puts(b, "[INST]");
-            chat_puts(b, f->trail);
+            qm_strbuf_puts(b, "[INST]");
+            qm_strbuf_puts(b, f->trail);
             chat_put_item(b, it[i]);
-            chat_puts(b, "[/INST]");
+            qm_strbuf_puts(b, "[/INST]");
             break;
         case ROLE_ASSISTANT:
-            chat_puts(b, f->trail);
+            qm_strbuf_puts(b, f->trail);
             chat_put_item(b, it[i]);
-            chat_puts(b, "</s>");
+            qm_strbuf_puts(b, "</s>");
             break;
         }
     }
@@ -498,7 +456,7 @@ int qm_chat_render_opts(enum qm_chat_format fmt, const struct qm_chat_msg *msgs,
     static const struct qm_chat_opts no_opts = {0};
     const struct chat_format_info *f = chat_info(fmt);
     struct chat_item *it = NULL;
-    struct chat_buf b = {0};
+    struct qm_strbuf b = {0};
     size_t count = 0;
     int rc;
 
@@ -574,7 +532,7 @@ static const char sys_close[] = "<|im_end|>\n";
 /* Decode the Jinja string literal starting at t[*i] (the quote) into d.
  * Returns false if the literal is unterminated or holds an escape we do not
  * decode; *i is left after the closing quote (or at the end). */
-static bool jinja_literal(const char *t, size_t len, size_t *i, struct chat_buf *d)
+static bool jinja_literal(const char *t, size_t len, size_t *i, struct qm_strbuf *d)
 {
     char q = t[*i];
     bool ok = true;
@@ -597,7 +555,7 @@ static bool jinja_literal(const char *t, size_t len, size_t *i, struct chat_buf 
         } else {
             k++;
         }
-        chat_put(d, &c, 1);
+        qm_strbuf_put(d, &c, 1);
     }
     if (k >= len) {
         *i = len;
@@ -608,7 +566,7 @@ static bool jinja_literal(const char *t, size_t len, size_t *i, struct chat_buf 
 }
 
 /* If the decoded literal is a whole system turn, its text. */
-static bool sys_turn_text(const struct chat_buf *d, const char **text, size_t *tlen)
+static bool sys_turn_text(const struct qm_strbuf *d, const char **text, size_t *tlen)
 {
     size_t no = sizeof sys_open - 1, nc = sizeof sys_close - 1;
     if (d->len <= no + nc || memcmp(d->p, sys_open, no) != 0 ||
@@ -625,7 +583,7 @@ static bool sys_turn_text(const struct chat_buf *d, const char **text, size_t *t
 int qm_chat_default_system(const char *tmpl, size_t len, char **out, struct qm_err *err)
 {
     struct chat_text t = {tmpl, len};
-    struct chat_buf lit = {0}, found = {0};
+    struct qm_strbuf lit = {0}, found = {0};
     bool have = false, conflict = false;
     int rc = 0;
 
@@ -655,7 +613,7 @@ int qm_chat_default_system(const char *tmpl, size_t len, char **out, struct qm_e
                 size_t tl;
                 if (jinja_literal(tmpl, len, &i, &lit) && !lit.oom && sys_turn_text(&lit, &text, &tl)) {
                     if (!have) {
-                        chat_put(&found, text, tl);
+                        qm_strbuf_put(&found, text, tl);
                         have = true;
                     } else if (found.len != tl || memcmp(found.p, text, tl) != 0) {
                         conflict = true;
