@@ -9,7 +9,7 @@ debs=(
   build-essential cmake pkg-config git clang llvm
   libuv1-dev libjansson-dev libsystemd-dev node-llhttp
   libcurl4-openssl-dev libpcre2-dev libssl-dev libcmocka-dev libedit-dev
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip unzip ca-certificates
 )
 
 missing=()
