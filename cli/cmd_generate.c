@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "generate.h"
+#include "prompt.h"
 #include "template.h"
 
 #define MAX_STOPS 16
@@ -125,39 +126,12 @@ static int parse(int argc, char **argv, struct gen_opts *o)
 /* The prompt as the model should read it: raw text, or one chat turn. */
 static int build_prompt(const struct gen_opts *o, const struct qm_model *m, char **out, struct qm_err *err)
 {
-    if (!o->chat) {
-        *out = strdup(o->prompt);
-        return *out ? 0 : qm_err_set(err, "out of memory");
-    }
-    struct gguf_str tmpl = {0};
-    int rc = gguf_get_str(m->file, "tokenizer.chat_template", &tmpl, err);
-    if (rc < 0 && rc != GGUF_ENOKEY)
-        return rc;
-    enum qm_chat_format fmt = o->template_name ? qm_chat_format_from_name(o->template_name)
-                                               : qm_chat_detect(tmpl.ptr, tmpl.len);
-    if (o->template_name && fmt == QM_CHAT_UNKNOWN)
-        return qm_err_set(err, "unknown chat template '%s'", o->template_name);
-    if (fmt == QM_CHAT_UNKNOWN && !tmpl.len) {
-        /* no template in the file (Ollama ships its own beside the model):
-         * the architecture's family format */
-        if (!strncmp(m->arch.name, "gemma", 5))
-            fmt = QM_CHAT_GEMMA;
-        else if (!strncmp(m->arch.name, "qwen", 4))
-            fmt = QM_CHAT_CHATML;
-    }
-    if (fmt == QM_CHAT_UNKNOWN)
-        return qm_err_set(err, "the model has no chat template qm recognises; name one with --template");
-    char *def_system = NULL;
-    if (fmt == QM_CHAT_CHATML && tmpl.len && (rc = qm_chat_default_system(tmpl.ptr, tmpl.len, &def_system, err)) < 0)
-        return rc;
-    struct qm_chat_msg msgs[2];
-    size_t n = 0;
-    if (o->system)
-        msgs[n++] = (struct qm_chat_msg){"system", o->system};
-    msgs[n++] = (struct qm_chat_msg){"user", o->prompt};
-    struct qm_chat_opts copts = {.add_generation_prompt = true, .default_system = def_system};
-    rc = qm_chat_render_opts(fmt, msgs, n, &copts, out, err);
-    free(def_system);
+    struct qm_prompt_spec spec = {
+        .prompt = o->prompt, .system = o->system, .format_name = o->template_name, .raw = !o->chat};
+    int rc = qm_prompt_build(m, &spec, out, err);
+    if (rc == 0 && o->chat && !o->template_name && !qm_chat_format_renderable(qm_prompt_model_format(m)))
+        fprintf(stderr, "qm generate: the model has no chat template qm recognises; the prompt is used as it is"
+                        " (name one with --template)\n");
     return rc;
 }
 

@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"quantize", cmd_quantize, "Quantize an F32/F16/BF16 model (qm quantize IN OUT Q4_K_M)"},
     {"generate", cmd_generate, "Run a GGUF model on one prompt, without the daemon"},
     {"bench", cmd_bench, "Measure kernels or a model (qm bench kernels, qm bench --file MODEL)"},
+    {"runner", cmd_runner, "The daemon's per-model worker (internal)"},
     {"version", cmd_version, "Print the version and the compiled backends"},
 };
 

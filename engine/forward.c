@@ -50,6 +50,10 @@ struct qm_ctx {
 
     float *logits;   /* (n_logits, n_vocab) */
     int32_t n_logits, cap_logits;
+
+    bool embeddings; /* output the final normed hidden rows instead of logits */
+    float *embd;     /* (n_embd_rows, n_embd) */
+    int32_t n_embd_rows, cap_embd;
 };
 
 void qm_ctx_default_params(struct qm_ctx_params *p)
@@ -140,6 +144,7 @@ void qm_ctx_free(struct qm_ctx *c)
     free(c->x); free(c->h); free(c->q); free(c->k); free(c->v); free(c->att); free(c->o);
     free(c->g); free(c->u); free(c->cs); free(c->cs_local); free(c->scores); free(c->vtmp);
     free(c->qq); free(c->rows); free(c->tok_of_seq); free(c->kvf); free(c->logits);
+    free(c->embd);
     free(c);
 }
 
@@ -148,6 +153,35 @@ const float *qm_ctx_logits(const struct qm_ctx *c, int32_t i)
     if (i < 0 || i >= c->n_logits)
         return NULL;
     return c->logits + (size_t)i * (size_t)c->m->hp.n_vocab;
+}
+
+void qm_ctx_set_embeddings(struct qm_ctx *c, bool on) { c->embeddings = on; }
+
+const float *qm_ctx_embedding(const struct qm_ctx *c, int32_t i)
+{
+    if (i < 0 || i >= c->n_embd_rows)
+        return NULL;
+    return c->embd + (size_t)i * (size_t)c->m->hp.n_embd;
+}
+
+/* The final norm of the rows that asked for output, appended to c->embd. */
+static int output_embeddings(struct qm_ctx *c, int32_t n, struct qm_err *err)
+{
+    const struct qm_model *m = c->m;
+    const int64_t E = m->hp.n_embd;
+    if (c->n_embd_rows + n > c->cap_embd) {
+        int32_t cap = c->n_embd_rows + n;
+        float *p = realloc(c->embd, (size_t)cap * (size_t)E * sizeof *p);
+        if (!p)
+            return qm_err_set(err, "out of memory for the embeddings of %d tokens", cap);
+        c->embd = p;
+        c->cap_embd = cap;
+    }
+    for (int32_t i = 0; i < n; i++)
+        qm_rmsnorm(c->embd + (size_t)(c->n_embd_rows + i) * (size_t)E, c->x + (size_t)c->rows[i] * (size_t)E,
+                   m->output_norm.data, E, m->hp.norm_eps);
+    c->n_embd_rows += n;
+    return 0;
 }
 
 /* ---- steps ----------------------------------------------------------------- */
@@ -444,6 +478,8 @@ static int output(struct qm_ctx *c, const struct qm_batch *b, int32_t off, int32
             c->rows[n++] = t;
     if (n == 0)
         return 0;
+    if (c->embeddings)
+        return output_embeddings(c, n, err);
     if (c->n_logits + n > c->cap_logits) {
         int32_t cap = c->n_logits + n;
         float *p = realloc(c->logits, (size_t)cap * (size_t)V * sizeof *p);
@@ -498,6 +534,7 @@ int qm_forward(struct qm_ctx *c, const struct qm_batch *b, struct qm_err *err)
     const struct qm_hparams *hp = &m->hp;
     int rc;
     c->n_logits = 0;
+    c->n_embd_rows = 0;
     if (b->n <= 0)
         return qm_err_set(err, "empty batch");
     if ((rc = check_batch(c, b, err)) < 0)

@@ -52,4 +52,11 @@ int qm_forward(struct qm_ctx *c, const struct qm_batch *b, struct qm_err *err);
  * last qm_forward call, or NULL. */
 const float *qm_ctx_logits(const struct qm_ctx *c, int32_t i);
 
+/* Embeddings mode: qm_forward computes, for the tokens that ask for output,
+ * the final-normed hidden state (n_embd floats) instead of the logits. */
+void qm_ctx_set_embeddings(struct qm_ctx *c, bool on);
+
+/* The i-th output row of the last qm_forward in embeddings mode, or NULL. */
+const float *qm_ctx_embedding(const struct qm_ctx *c, int32_t i);
+
 #endif
