@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"serve", cmd_serve, "Start the daemon (settings from QM_* variables)"},
     {"inspect", cmd_inspect, "Print a GGUF file's metadata and tensor table"},
     {"quantize", cmd_quantize, "Quantize an F32/F16/BF16 model (qm quantize IN OUT Q4_K_M)"},
     {"generate", cmd_generate, "Run a GGUF model on one prompt, without the daemon"},

@@ -33,6 +33,8 @@
  * Daemon -> runner
  *   {"op":"completion","id":ID, …the job fields below…}
  *   {"op":"embed","id":ID,"input":["…",…],"truncate":true,"dimensions":N}
+ *                                                   ("tokens":[[ids…],…] instead of "input"
+ *                                                    for inputs given as token ids)
  *   {"op":"tokenize","id":ID,"text":"…"}
  *   {"op":"cancel","id":ID}                         ends it with done_reason "cancel"
  *   {"op":"quit"}                                   finish nothing, exit 0

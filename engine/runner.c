@@ -339,16 +339,34 @@ static void embed(struct runner *r, json_t *msg)
     size_t i;
     json_t *item;
     struct qm_err err = {{0}};
+    json_t *token_lists = json_object_get(msg, "tokens");
+    if (json_is_array(token_lists))
+        input = token_lists;
     json_array_foreach(input, i, item) {
         const char *text = json_string_value(item);
         int32_t *toks = NULL;
         size_t n = 0;
         json_t *v = NULL;
-        if (!text) {
+        if (input == token_lists) {
+            if (!json_is_array(item) || !(toks = malloc((json_array_size(item) + 1) * sizeof *toks))) {
+                send_fail(r, id, 400, "token inputs must be arrays of token ids");
+                goto out;
+            }
+            size_t k;
+            json_t *t;
+            json_array_foreach(item, k, t) {
+                json_int_t tid = json_integer_value(t);
+                if (!json_is_integer(t) || tid < 0 || tid >= r->m->hp.n_vocab) {
+                    free(toks);
+                    send_fail(r, id, 400, "a token input holds something that is no token id of this model");
+                    goto out;
+                }
+                toks[n++] = (int32_t)tid;
+            }
+        } else if (!text) {
             send_fail(r, id, 400, "embedding inputs must be strings");
             goto out;
-        }
-        if (qm_tokenize(r->tok, text, strlen(text), true, true, &toks, &n, &err) < 0) {
+        } else if (qm_tokenize(r->tok, text, strlen(text), true, true, &toks, &n, &err) < 0) {
             send_fail(r, id, 400, err.msg);
             goto out;
         }
