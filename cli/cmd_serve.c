@@ -50,22 +50,18 @@ static void watchdog_cb(uv_timer_t *t)
     sd_notify(0, "WATCHDOG=1");
 }
 
-static void close_handle(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
 static void drained(void *ud)
 {
     struct serve *s = ud;
     qm_log_info("shutdown: every runner has stopped");
     qm_http_server_free(s->http);
     s->http = NULL;
-    uv_timer_stop(&s->watchdog);
-    uv_timer_stop(&s->status);
-    uv_walk(s->loop, close_handle, NULL);
+    uv_close((uv_handle_t *)&s->watchdog, NULL);
+    uv_close((uv_handle_t *)&s->status, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    qm_daemon_free(s->daemon);
+    s->daemon = NULL;
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -156,8 +152,6 @@ int cmd_serve(int argc, char **argv)
     }
     sd_notify(0, "READY=1\nSTATUS=0 models loaded");
     qm_log_info("qm %s serving the models in %s", QM_VERSION, s.cfg.models);
-    uv_run(s.loop, UV_RUN_DEFAULT);
-    qm_daemon_free(s.daemon);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_loop_close(s.loop);
     qm_store_close(s.store);

@@ -97,6 +97,25 @@ static uint64_t layer_bytes(const struct qm_model *m, int32_t first)
     return b;
 }
 
+/* For the daemon's tests: QM_TEST_SLOW_LOAD=SUBSTRING:MS makes the load of
+ * a model whose path contains SUBSTRING take MS longer (a slow disk). */
+static void test_slow_load(const char *path)
+{
+    const char *v = getenv("QM_TEST_SLOW_LOAD");
+    const char *colon = v ? strrchr(v, ':') : NULL;
+    if (!colon || colon == v)
+        return;
+    char sub[256];
+    size_t n = (size_t)(colon - v) < sizeof sub - 1 ? (size_t)(colon - v) : sizeof sub - 1;
+    memcpy(sub, v, n);
+    sub[n] = 0;
+    long ms = atol(colon + 1);
+    if (strstr(path, sub) && ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int load(struct runner *r, const struct qm_runner_opts *o, struct qm_err *err)
 {
     int rc;
@@ -132,12 +151,30 @@ static int load(struct runner *r, const struct qm_runner_opts *o, struct qm_err 
     for (int32_t i = 0; i < r->n_slots; i++)
         qm_slot_init(&r->slots[i], i);
     prefault(r);
+    test_slow_load(o->model_path);
 
+    /* Memory as the daemon's estimate counts it (manager/estimate.c): the
+     * layers [n - gl, n) with their share of the cache and the compute
+     * buffers are "VRAM" (a simulated GPU until the CUDA backend runs them),
+     * the head too when every layer is there. */
     const struct qm_kvcache *kv = qm_ctx_kv(r->ctx);
+    const struct qm_hparams *hp = &r->m->hp;
     uint64_t kv_bytes = qm_kvcache_bytes(kv->n_layer, kv->n_seq, kv->n_ctx, kv->kv_dim, kv->type);
-    int32_t gl = o->gpu_layers < 0 ? 0 : o->gpu_layers > r->m->hp.n_layer ? r->m->hp.n_layer : o->gpu_layers;
-    uint64_t vram = layer_bytes(r->m, r->m->hp.n_layer - gl) + kv_bytes / (uint64_t)r->m->hp.n_layer * (uint64_t)gl;
-    uint64_t total = r->m->weight_bytes + kv_bytes;
+    uint64_t graph = (uint64_t)r->n_batch * (4u * (uint64_t)hp->n_embd + 2u * (uint64_t)hp->n_ff + (uint64_t)r->n_ctx) * 4u;
+    uint64_t logits = (uint64_t)r->n_slots * (uint64_t)hp->n_vocab * 4u;
+    const struct gguf_tensor *head = gguf_find_tensor(r->m->file, "output.weight");
+    if (!head)
+        head = gguf_find_tensor(r->m->file, "token_embd.weight");
+    int32_t gl = o->gpu_layers < 0 ? 0 : o->gpu_layers > hp->n_layer ? hp->n_layer : o->gpu_layers;
+    uint64_t vram = 0;
+    if (gl > 0) {
+        vram = layer_bytes(r->m, hp->n_layer - gl) + kv_bytes / (uint64_t)hp->n_layer * (uint64_t)gl + graph;
+        if (gl == hp->n_layer)
+            vram += (head ? head->nbytes : 0) + logits;
+    }
+    uint64_t total = r->m->weight_bytes + kv_bytes + graph + logits;
+    if (vram > total)
+        vram = total;
     qm_rio_send(&r->io, json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:i, s:i, s:s, s:s}", "type", "ready",
                                   "n_ctx", r->n_ctx, "n_ctx_train", r->m->hp.n_ctx_train, "n_parallel",
                                   r->n_slots, "n_vocab", r->m->hp.n_vocab, "ram", (json_int_t)(total - vram),
