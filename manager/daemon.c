@@ -244,6 +244,9 @@ static void on_runner_message(struct qm_runner_proc *p, json_t *msg, void *ud)
             return;
         }
         bool final = strcmp(type, "token") != 0;
+        if (!strcmp(type, "done"))
+            qm_log_debug("%s: request %llu done: %s", rt->inst->name, (unsigned long long)r->id,
+                         json_string_value(json_object_get(msg, "done_reason")));
         if (!r->cancelled)
             r->cbs.on_event(r->ud, msg);
         if (final) {

@@ -2,6 +2,7 @@
 eviction on a simulated GPU, queue limits.  Tiny random-weight models keep
 each generation in milliseconds, so these test the daemon, not the CPU."""
 import concurrent.futures as cf
+import http.client
 import json
 import os
 import signal
@@ -167,5 +168,26 @@ def test_queue_overflow_is_503(tmp_path, models):
             statuses = list(ex.map(long, range(8)))
         assert 503 in statuses and 200 in statuses
         assert generate(d, "a", "after", n=1)[0] == 200
+    finally:
+        assert d.stop() == 0
+
+
+def test_disconnect_cancels_generation(tmp_path, models):
+    d = start(tmp_path, models, QM_NUM_PARALLEL=1)
+    try:
+        assert generate(d, "a", "warm up", n=1)[0] == 200
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        c.request("POST", "/api/generate", json.dumps(
+            {"model": "a", "prompt": "never ending", "options": {"temperature": 0, "num_predict": 1000000}}))
+        r = c.getresponse()
+        assert json.loads(r.readline())["done"] is False
+        c.sock.close()   # the client hangs up mid-stream
+        c.close()
+        # the only slot must come free: without the cancel this would wait for a million tokens
+        t0 = time.time()
+        status, body = generate(d, "a", "next", n=2)
+        assert status == 200 and body["done"]
+        assert time.time() - t0 < 10
+        assert ": request 2 done: cancel" in d.read_log()
     finally:
         assert d.stop() == 0
