@@ -21,11 +21,15 @@ void qm_slot_finish(struct qm_slot *s)
     qm_sampler_free(s->smp);
     qm_detok_free(s->dt);
     qm_stop_free(s->stop);
+    qm_jc_free(s->jc);
+    free(s->scratch);
     free(s->prompt);
     s->id = s->pending_lp = NULL;
     s->smp = NULL;
     s->dt = NULL;
     s->stop = NULL;
+    s->jc = NULL;
+    s->scratch = NULL;
     s->prompt = NULL;
     s->state = QM_SLOT_FREE;
     s->cancel = false;
@@ -276,6 +280,22 @@ static int make_stop(struct qm_slot *s, json_t *msg, struct qm_err *err)
     return s->stop ? 0 : 500;
 }
 
+/* "format": "json" (any object) or a JSON schema object. */
+static int make_format(struct qm_slot *s, json_t *msg, int32_t n_vocab, struct qm_err *err)
+{
+    json_t *f = json_object_get(msg, "format");
+    if (!f || json_is_null(f) || (json_is_string(f) && !*json_string_value(f)))
+        return 0;
+    if (!json_is_object(f) && !(json_is_string(f) && !strcmp(json_string_value(f), "json")))
+        return qm_err_set(err, "\"format\" must be \"json\" or a JSON schema object"), 400;
+    if (!(s->jc = qm_jc_new(json_is_object(f) ? f : NULL, err)))
+        return 400;
+    s->n_vocab = n_vocab;
+    if (!(s->scratch = malloc((size_t)n_vocab * sizeof *s->scratch)))
+        return qm_err_set(err, "out of memory"), 500;
+    return 0;
+}
+
 int qm_slot_start(struct qm_slot *s, const struct qm_tokenizer *tok, int32_t n_vocab, int32_t n_ctx, json_t *msg,
                   int32_t *prompt, int32_t n_prompt, struct qm_err *err)
 {
@@ -294,9 +314,8 @@ int qm_slot_start(struct qm_slot *s, const struct qm_tokenizer *tok, int32_t n_v
             return qm_err_set(err, "out of memory"), 500;
         s->cap_cache = n_ctx;
     }
-    if (json_object_get(msg, "format") && !json_is_null(json_object_get(msg, "format")) &&
-        !(json_is_string(json_object_get(msg, "format")) && !*json_string_value(json_object_get(msg, "format"))))
-        return qm_err_set(err, "\"format\" (constrained output) is not supported by this runner yet"), 400;
+    if ((st = make_format(s, msg, n_vocab, err)))
+        return st;
     if ((st = read_options(s, msg, n_ctx, &sp, &bias, &n_bias, err)))
         goto out;
     st = 400;
@@ -395,12 +414,93 @@ static json_t *flush(struct qm_slot *s, json_t *ev, struct qm_err *err)
     return ev;
 }
 
+/* ---- constrained sampling ("format") ------------------------------------------ */
+
+/* Whether token id may come next.  budget >= 0: the value must stay
+ * completable within that many more bytes (qm_jc_rest), which one byte per
+ * token always allows, so a num_predict or context limit still ends on
+ * whole JSON. */
+static bool allowed(const struct qm_slot *s, const struct qm_tokenizer *tok, int32_t id, int budget)
+{
+    if (qm_tok_is_eog(tok, id))
+        return qm_jc_complete(s->jc);
+    const char *p;
+    size_t n;
+    int rest;
+    /* empty pieces (control tokens) would let the model stall forever */
+    if (qm_token_to_piece(tok, id, false, &p, &n, NULL) < 0 || n == 0 || !qm_jc_try(s->jc, p, n, &rest))
+        return false;
+    return budget < 0 || rest <= budget;
+}
+
+/* Sample among the allowed tokens, as if the refused ones had logit
+ * -infinity before the chain ran: draw, and ban the draw while it is
+ * refused; after a few misses mask the whole vocabulary at once. */
+static int32_t pick(struct qm_slot *s, const struct qm_tokenizer *tok, const float *logits, int budget,
+                    struct qm_sample_info *info)
+{
+    enum { TRIES = 16 };
+    float *x = s->scratch;
+    memcpy(x, logits, (size_t)s->n_vocab * sizeof *x);
+    for (int i = 0; i < TRIES; i++) {
+        int32_t id = qm_sampler_sample(s->smp, x, info);
+        if (id < 0)
+            return id;
+        if (allowed(s, tok, id, budget))
+            return id;
+        x[id] = -INFINITY;
+    }
+    int32_t n_ok = 0;
+    for (int32_t id = 0; id < s->n_vocab; id++) {
+        if (!(x[id] > -INFINITY))
+            continue;
+        if (allowed(s, tok, id, budget))
+            n_ok++;
+        else
+            x[id] = -INFINITY;
+    }
+    return n_ok ? qm_sampler_sample(s->smp, x, info) : -1;
+}
+
+/* The least qm_jc_rest any token can leave (-1: none is allowed): when
+ * the budget cannot close the value byte by byte, take the quickest way. */
+static int closest(const struct qm_slot *s, const struct qm_tokenizer *tok)
+{
+    int best = -1;
+    for (int32_t id = 0; id < s->n_vocab; id++) {
+        const char *p;
+        size_t n;
+        int rest;
+        if (!qm_tok_is_eog(tok, id) && qm_token_to_piece(tok, id, false, &p, &n, NULL) == 0 && n &&
+            qm_jc_try(s->jc, p, n, &rest) && (best < 0 || rest < best))
+            best = rest;
+    }
+    return best;
+}
+
+static int32_t constrained_sample(struct qm_slot *s, const struct qm_tokenizer *tok, const float *logits,
+                                  int32_t n_ctx, struct qm_sample_info *info)
+{
+    /* tokens left after this one */
+    int64_t left = (int64_t)n_ctx - s->n_cache;
+    if (s->num_predict >= 0 && s->num_predict - s->n_gen < left)
+        left = s->num_predict - s->n_gen;
+    left = left > 0 ? left - 1 : 0;
+    int rest = qm_jc_rest(s->jc);
+    int budget = left >= rest ? (left > INT32_MAX / 2 ? INT32_MAX / 2 : (int)left) : closest(s, tok);
+    int32_t id = pick(s, tok, logits, budget, info);
+    if (id < 0)   /* no token of this vocabulary gets closer: drop the budget */
+        id = pick(s, tok, logits, -1, info);
+    return id;
+}
+
 const char *qm_slot_sample(struct qm_slot *s, const struct qm_tokenizer *tok, const float *logits, int32_t n_ctx,
                            json_t **ev, struct qm_err *err)
 {
     struct qm_sample_info info;
     *ev = NULL;
-    int32_t id = qm_sampler_sample(s->smp, logits, s->logprobs ? &info : NULL);
+    int32_t id = s->jc ? constrained_sample(s, tok, logits, n_ctx, s->logprobs ? &info : NULL)
+                       : qm_sampler_sample(s->smp, logits, s->logprobs ? &info : NULL);
     if (id < 0 || qm_tok_is_eog(tok, id)) {
         *ev = flush(s, NULL, err);
         return "stop";
@@ -412,6 +512,8 @@ const char *qm_slot_sample(struct qm_slot *s, const struct qm_tokenizer *tok, co
     const char *t;
     size_t n;
     struct qm_stop_result sr;
+    if (s->jc && qm_token_to_piece(tok, id, false, &t, &n, NULL) == 0)
+        qm_jc_feed(s->jc, t, n);
     if (qm_detok_push(s->dt, id, &t, &n, err) < 0 || qm_stop_feed(s->stop, t, n, &sr, err) < 0)
         return "stop";
     if (sr.len)
@@ -419,6 +521,10 @@ const char *qm_slot_sample(struct qm_slot *s, const struct qm_tokenizer *tok, co
     if (sr.stop >= 0) {
         json_decref(s->pending_lp);
         s->pending_lp = NULL;
+        return "stop";
+    }
+    if (s->jc && qm_jc_done(s->jc)) {   /* the value is closed: nothing may follow */
+        *ev = flush(s, *ev, err);
         return "stop";
     }
     if ((s->num_predict >= 0 && s->n_gen >= s->num_predict) || s->n_cache >= n_ctx) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "json_constraint.h"
 #include "model.h"
 #include "sampler.h"
 #include "stop.h"
@@ -35,6 +36,9 @@ struct qm_slot {
     struct qm_detok *dt;
     struct qm_stop *stop;
     json_t *pending_lp;       /* logprobs of tokens whose text is held back */
+    struct qm_jc *jc;         /* "format": the output must match it, or NULL */
+    float *scratch;           /* [n_vocab] logits with refused tokens masked */
+    int32_t n_vocab;
     double t_start, t_prompt_end;
 };
 
