@@ -150,6 +150,8 @@ int cmd_serve(int argc, char **argv)
         uv_timer_start(&s.watchdog, watchdog_cb, 0, wd_usec / 2000);
         uv_unref((uv_handle_t *)&s.watchdog);
     }
+    for (int i = 0; i < s.cfg.n_preload; i++)
+        qm_routes_preload(&s.routes, s.cfg.preload[i]);
     sd_notify(0, "READY=1\nSTATUS=0 models loaded");
     qm_log_info("qm %s serving the models in %s", QM_VERSION, s.cfg.models);
     uv_run(s.loop, UV_RUN_DEFAULT);

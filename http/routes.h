@@ -22,6 +22,9 @@ struct qm_routes {
 /* The handlers to give qm_http_server_new (ud: the struct qm_routes). */
 void qm_routes_handlers(struct qm_routes *r, struct qm_http_handlers *h);
 
+/* Load a model at start and keep it loaded (QM_PRELOAD); errors are logged. */
+void qm_routes_preload(struct qm_routes *r, const char *name);
+
 /* ---- internal to http/routes*.c ----------------------------------------- */
 void qm_routes_generate(struct qm_routes *r, struct qm_http_req *req, int kind);
 void qm_routes_ps(struct qm_routes *r, struct qm_http_req *req);

@@ -270,3 +270,84 @@ void qm_routes_ps(struct qm_routes *r, struct qm_http_req *req)
         };
     qm_http_respond_json(req, 200, qm_api_ps_json(am, (size_t)n));
 }
+
+/* ---- QM_PRELOAD ---------------------------------------------------------------- */
+
+struct preload {
+    uv_work_t work;
+    struct qm_routes *r;
+    char *name;
+    struct qm_model_ref ref;
+    struct qm_model_sizes info;
+    int rc;
+    struct qm_err err;
+};
+
+static void preload_free(struct preload *p)
+{
+    if (p->rc == 0)
+        qm_model_ref_free(&p->ref);
+    free(p->name);
+    free(p);
+}
+
+static void preload_started(void *ud, int64_t load_ns)
+{
+    struct preload *p = ud;
+    qm_log_info("preloaded %s in %.1f s (kept loaded)", p->ref.display, (double)load_ns / 1e9);
+    preload_free(p);
+}
+
+static void preload_event(void *ud, const json_t *ev)
+{
+    struct preload *p = ud;
+    qm_log_err("QM_PRELOAD %s: %s", p->name, json_string_value(json_object_get(ev, "error")));
+    preload_free(p);
+}
+
+static void preload_work(uv_work_t *w)
+{
+    struct preload *p = w->data;
+    p->rc = qm_store_resolve(p->r->store, p->name, &p->ref, &p->err);
+    if (p->rc == 0 && qm_model_sizes_read(&p->info, p->ref.gguf_path, &p->err) < 0) {
+        qm_model_ref_free(&p->ref);
+        p->rc = -1;
+    }
+}
+
+static void preload_done(uv_work_t *w, int status)
+{
+    struct preload *p = w->data;
+    (void)status;
+    if (p->rc < 0) {
+        qm_log_err("QM_PRELOAD %s: %s", p->name, p->err.msg);
+        preload_free(p);
+        return;
+    }
+    struct qm_dreq_spec spec = {
+        .model = p->ref.display,
+        .path = p->ref.gguf_path,
+        .info = &p->info,
+        .model_num_parallel = num_param(p->ref.params, "num_parallel"),
+        .num_ctx = num_param(p->ref.params, "num_ctx"),
+        .num_gpu = -1,
+        .load_only = true,
+        .pin = true,
+    };
+    struct qm_dreq_cbs cbs = {.on_start = preload_started, .on_event = preload_event};
+    if (!qm_daemon_submit(p->r->daemon, &spec, &cbs, p))
+        preload_free(p);
+}
+
+void qm_routes_preload(struct qm_routes *r, const char *name)
+{
+    struct preload *p = calloc(1, sizeof *p);
+    if (!p || !(p->name = strdup(name))) {
+        free(p);
+        return;
+    }
+    p->r = r;
+    p->work.data = p;
+    if (uv_queue_work(r->loop, &p->work, preload_work, preload_done) < 0)
+        preload_free(p);
+}

@@ -25,6 +25,7 @@ struct qm_dreq {
     uint64_t id;
     int64_t submit_ns;
     bool cancelled;        /* no more callbacks */
+    bool cut;              /* cancelled by the end of the shutdown grace period */
     struct rt *rt;         /* while running */
     struct qm_dreq *next;  /* in rt->running */
 };
@@ -50,6 +51,7 @@ struct qm_daemon {
     uint64_t next_id;
     bool shutting_down;
     uv_timer_t grace;
+    bool cut_sent;            /* the grace period is over; streams are being ended */
     void (*shutdown_done)(void *ud);
     void *shutdown_ud;
 };
@@ -244,6 +246,11 @@ static void on_runner_message(struct qm_runner_proc *p, json_t *msg, void *ud)
             return;
         }
         bool final = strcmp(type, "token") != 0;
+        /* a stream cut by shutdown says so, rather than the "cancel" that
+         * otherwise only a client that is gone would see */
+        const char *reason = json_string_value(json_object_get(msg, "done_reason"));
+        if (r->cut && !strcmp(type, "done") && reason && !strcmp(reason, "cancel"))
+            json_object_set_new(msg, "done_reason", json_string("shutdown"));
         if (!strcmp(type, "done"))
             qm_log_debug("%s: request %llu done: %s", rt->inst->name, (unsigned long long)r->id,
                          json_string_value(json_object_get(msg, "done_reason")));
@@ -411,10 +418,36 @@ static void check_shutdown(struct qm_daemon *d)
     }
 }
 
+enum { CUT_WAIT_MS = 2000 };   /* for the runners to answer the cancels */
+
+/* The grace period is over.  Killing the runners now would end each stream
+ * with an error line; so first cancel what still runs, which the runner
+ * answers at its next step with the request's last event (done_reason
+ * "shutdown", see on_runner_message).  The scheduler then stops the idle
+ * runners; what has not ended CUT_WAIT_MS later is stopped regardless. */
 static void grace_cb(uv_timer_t *t)
 {
     struct qm_daemon *d = t->data;
-    qm_log_info("shutdown: the grace period is over; stopping the runners");
+    if (!d->cut_sent) {
+        d->cut_sent = true;
+        int n = 0;
+        for (struct qm_inst *i = qm_sched_next_inst(d->sched, NULL); i; i = qm_sched_next_inst(d->sched, i)) {
+            struct rt *rt = i->ud;
+            for (struct qm_dreq *r = rt && rt->proc ? rt->running : NULL; r; r = r->next) {
+                if (r->cancelled)
+                    continue;
+                r->cut = true;
+                qm_runner_proc_send(rt->proc, json_pack("{s:s, s:I}", "op", "cancel", "id", (json_int_t)r->id));
+                n++;
+            }
+        }
+        if (n > 0) {
+            qm_log_info("shutdown: the grace period is over; ending %d request(s)", n);
+            uv_timer_start(&d->grace, grace_cb, CUT_WAIT_MS, 0);
+            return;
+        }
+    }
+    qm_log_info("shutdown: stopping the runners");
     qm_sched_stop_all(d->sched, mono_ns());
     rearm(d);
 }

@@ -73,8 +73,9 @@ struct qm_daemon_ps {
 int qm_daemon_ps(struct qm_daemon *d, struct qm_daemon_ps *out, int cap);
 
 /* SIGTERM: refuse new requests, let running ones finish; after grace_ns
- * (< 0: no limit) stop the runners.  done() is called once no runner is
- * left. */
+ * (< 0: no limit) end those still running (their last event says
+ * done_reason "shutdown"), then stop the runners.  done() is called once no
+ * runner is left. */
 void qm_daemon_shutdown(struct qm_daemon *d, int64_t grace_ns, void (*done)(void *ud), void *ud);
 
 /* Models loaded now (for systemd's STATUS= line). */

@@ -10,6 +10,7 @@ debs=(
   libuv1-dev libjansson-dev libsystemd-dev node-llhttp
   libcurl4-openssl-dev libpcre2-dev libssl-dev libcmocka-dev libedit-dev
   python3 python3-venv python3-pip unzip ca-certificates
+  systemd   # systemd-analyze, -socket-activate, -sysusers, -tmpfiles: tests/py/test_systemd.py
 )
 
 missing=()

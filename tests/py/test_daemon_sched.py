@@ -191,3 +191,20 @@ def test_disconnect_cancels_generation(tmp_path, models):
         assert ": request 2 done: cancel" in d.read_log()
     finally:
         assert d.stop() == 0
+
+
+def test_preload_pins_a_model(tmp_path, models):
+    d = start(tmp_path / "first", models)
+    d.stop()
+    # the same store, now with QM_PRELOAD and a keep-alive that would expire it at once
+    d = Daemon(str(tmp_path / "first"), QM_PRELOAD="a", QM_KEEP_ALIVE="1s")
+    try:
+        deadline = time.time() + 20
+        while "a:latest" not in ps(d) and time.time() < deadline:
+            time.sleep(0.05)
+        assert "a:latest" in ps(d)
+        assert generate(d, "a", "x", n=1)[0] == 200
+        time.sleep(2.5)
+        assert "a:latest" in ps(d)   # pinned: keep-alive does not expire it
+    finally:
+        assert d.stop() == 0
