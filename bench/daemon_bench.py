@@ -36,10 +36,10 @@ QM = os.environ.get("QM_BIN", os.path.join(os.path.dirname(__file__), "..", "bui
 os.environ["QM_BIN"] = QM
 
 
-def stream(port, model, prompt, tokens):
-    """One streaming /api/generate; returns (ttft s, total s, eval_count, eval_duration s)."""
+def stream(port, model, prompt, tokens, streamed=True):
+    """One /api/generate; returns (ttft s, total s, eval_count, eval_duration s)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    body = json.dumps({"model": model, "prompt": prompt, "raw": True,
+    body = json.dumps({"model": model, "prompt": prompt, "raw": True, "stream": streamed,
                        "options": {"temperature": 0, "num_predict": tokens, "seed": 1}})
     t0 = time.perf_counter()
     c.request("POST", "/api/generate", body, {"Content-Type": "application/json"})
@@ -132,20 +132,25 @@ def overhead(a):
                 print(f"/api/version: {n / (time.perf_counter() - t0):.0f} requests/s "
                       "(one keep-alive Python client; wrk not installed)")
             stream(d.port, "m", "warm up", 4)
-            api = []
-            for _ in range(3):
+            # alternate API runs and `qm bench` runs: this machine's speed drifts
+            # within minutes, so only interleaved figures compare
+            api, whole, bench = [], [], []
+            for _ in range(a.rounds // 2 or 1):
                 _, _, n, dur = stream(d.port, "m", "The quick brown fox", a.tokens)
                 api.append(n / dur)
+                _, _, n, dur = stream(d.port, "m", "The quick brown fox", a.tokens, streamed=False)
+                whole.append(n / dur)
+                out = subprocess.run([QM, "bench", "--file", a.model, "-p", "16", "-n", str(a.tokens), "-r", "1"],
+                                     capture_output=True, text=True).stdout
+                bench.append(float(re.findall(r"tg\d+\s+([\d.]+)", out)[-1]))
         finally:
             d.stop()
-    out = subprocess.run([QM, "bench", "--file", a.model, "-p", "16", "-n", str(a.tokens), "-r", "3"],
-                         capture_output=True, text=True)
-    print(out.stdout.strip())
-    m = re.findall(r"tg\d+\s+([\d.]+)", out.stdout)
-    api_med = statistics.median(api)
-    print(f"decode through the API: {api_med:.1f} tok/s (median of 3, eval_count/eval_duration)")
-    if m:
-        print(f"API / qm bench: {api_med / float(m[-1]):.3f}")
+    med = statistics.median
+    print(f"decode tok/s, {len(bench)} interleaved rounds of {a.tokens} tokens (medians):")
+    print(f"  qm bench --file:          {med(bench):.1f}   runs {' '.join(f'{x:.1f}' for x in bench)}")
+    print(f"  API, streamed (NDJSON):   {med(api):.1f}   runs {' '.join(f'{x:.1f}' for x in api)}")
+    print(f"  API, not streamed:        {med(whole):.1f}   runs {' '.join(f'{x:.1f}' for x in whole)}")
+    print(f"  API / qm bench: streamed {med(api) / med(bench):.3f}, not streamed {med(whole) / med(bench):.3f}")
 
 
 def main():
