@@ -15,6 +15,7 @@
 
 #include <omp.h>
 
+#include "clock.h"
 #include "bench.h"
 #include "cpu_features.h"
 #include "forward.h"
@@ -40,13 +41,6 @@ static double peak_rss_mib(void)
     return kib / 1024.0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -65,9 +59,9 @@ static int run_pp(struct qm_ctx *c, const int32_t *tok, const int32_t *pos, int3
 {
     qm_kvcache_truncate(qm_ctx_kv(c), 0, 0);
     struct qm_batch b = {.n = n, .token = tok, .pos = pos};
-    double t0 = now_s();
+    double t0 = qm_now_s();
     int rc = qm_forward(c, &b, err);
-    *secs = now_s() - t0;
+    *secs = qm_now_s() - t0;
     return rc;
 }
 
@@ -76,14 +70,14 @@ static int run_tg(struct qm_ctx *c, const int32_t *tok, const int32_t *pos, int3
                   struct qm_err *err)
 {
     qm_kvcache_truncate(qm_ctx_kv(c), 0, 0);
-    double t0 = now_s();
+    double t0 = qm_now_s();
     for (int32_t i = 0; i < n; i++) {
         struct qm_batch b = {.n = 1, .token = tok + i, .pos = pos + i};
         int rc = qm_forward(c, &b, err);
         if (rc < 0)
             return rc;
     }
-    *secs = now_s() - t0;
+    *secs = qm_now_s() - t0;
     return 0;
 }
 

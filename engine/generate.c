@@ -11,14 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "stop.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void qm_gen_params_default(struct qm_gen_params *p)
 {
@@ -78,15 +72,15 @@ int qm_generate(struct qm_ctx *c, const struct qm_tokenizer *tok, const int32_t 
         pos[i] = (int32_t)i;
         qm_sampler_accept(smp, prompt[i]);
     }
-    double t0 = now_s();
+    double t0 = qm_now_s();
     struct qm_batch b = {.n = (int32_t)n_prompt, .token = prompt, .pos = pos};
     if ((rc = qm_forward(c, &b, err)) < 0)
         goto out;
     st->n_prompt = (int32_t)n_prompt;
-    st->prompt_s = now_s() - t0;
+    st->prompt_s = qm_now_s() - t0;
 
     /* the answer */
-    t0 = now_s();
+    t0 = qm_now_s();
     int32_t n_past = (int32_t)n_prompt;
     struct qm_stop_result sr;
     for (;;) {
@@ -127,7 +121,7 @@ int qm_generate(struct qm_ctx *c, const struct qm_tokenizer *tok, const int32_t 
             goto out;
         n_past++;
     }
-    st->gen_s = now_s() - t0;
+    st->gen_s = qm_now_s() - t0;
     if (!qm_stop_stopped(stop) && st->reason != QM_DONE_CANCEL) {
         const char *text;
         size_t len;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "forward.h"
 #include "log.h"
 #include "prompt.h"
@@ -41,13 +42,6 @@ struct runner {
     bool *b_logits;
     int32_t *out_slot;         /* logits row i belongs to this slot */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- loading ---------------------------------------------------------------- */
 
@@ -97,23 +91,24 @@ static uint64_t layer_bytes(const struct qm_model *m, int32_t first)
     return b;
 }
 
-/* For the daemon's tests: QM_TEST_SLOW_LOAD=SUBSTRING:MS makes the load of
- * a model whose path contains SUBSTRING take MS longer (a slow disk). */
-static void test_slow_load(const char *path)
+/* For the daemon's tests: QM_TEST_LOAD_GATE=SUBSTRING:FILE holds the load
+ * of a model whose path contains SUBSTRING until FILE exists (a slow disk
+ * the test ends when it chooses; at most 2 minutes). */
+static void test_load_gate(const char *path)
 {
-    const char *v = getenv("QM_TEST_SLOW_LOAD");
-    const char *colon = v ? strrchr(v, ':') : NULL;
+    const char *v = getenv("QM_TEST_LOAD_GATE");
+    const char *colon = v ? strchr(v, ':') : NULL;
     if (!colon || colon == v)
         return;
     char sub[256];
     size_t n = (size_t)(colon - v) < sizeof sub - 1 ? (size_t)(colon - v) : sizeof sub - 1;
     memcpy(sub, v, n);
     sub[n] = 0;
-    long ms = atol(colon + 1);
-    if (strstr(path, sub) && ms > 0) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    if (!strstr(path, sub))
+        return;
+    const struct timespec tick = {0, 10000000};
+    for (int i = 0; i < 12000 && access(colon + 1, F_OK) != 0; i++)
+        nanosleep(&tick, NULL);
 }
 
 static int load(struct runner *r, const struct qm_runner_opts *o, struct qm_err *err)
@@ -151,7 +146,7 @@ static int load(struct runner *r, const struct qm_runner_opts *o, struct qm_err 
     for (int32_t i = 0; i < r->n_slots; i++)
         qm_slot_init(&r->slots[i], i);
     prefault(r);
-    test_slow_load(o->model_path);
+    test_load_gate(o->model_path);
 
     /* Memory as the daemon's estimate counts it (manager/estimate.c): the
      * layers [n - gl, n) with their share of the cache and the compute
@@ -254,7 +249,7 @@ static void start_completion(struct runner *r, json_t *msg)
     s->n_cache = keep;
     s->n_fed = keep;
     s->n_reused = keep;
-    s->t_start = now_s();
+    s->t_start = qm_now_s();
     s->last_used = ++r->clock;
 }
 
@@ -440,7 +435,7 @@ out:
 
 static void finish(struct runner *r, struct qm_slot *s, const char *reason)
 {
-    double t = now_s();
+    double t = qm_now_s();
     json_t *done = qm_slot_done_event(s, reason, t);
     if (done)
         qm_rio_send(&r->io, done);
@@ -499,7 +494,7 @@ static int step(struct runner *r, struct qm_err *err)
         if (s->state == QM_SLOT_PROMPT)
             s->n_fed++;
     }
-    double t_now = now_s();
+    double t_now = qm_now_s();
     for (int32_t k = 0; k < n_out; k++) {
         struct qm_slot *s = &r->slots[r->out_slot[k]];
         if (s->state == QM_SLOT_PROMPT) {

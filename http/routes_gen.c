@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "api.h"
 #include "daemon.h"
 #include "estimate.h"
@@ -31,13 +32,6 @@ struct gen {
     int64_t t0, load_ns;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void gen_free(struct gen *g)
 {
     qm_api_stream_free(g->st);
@@ -59,7 +53,7 @@ static void respond_error(struct gen *g, int status, const char *msg)
 
 static void timing(struct gen *g, struct qm_api_timing *t)
 {
-    *t = (struct qm_api_timing){.total_duration_ns = mono_ns() - g->t0, .load_duration_ns = g->load_ns};
+    *t = (struct qm_api_timing){.total_duration_ns = qm_mono_ns() - g->t0, .load_duration_ns = g->load_ns};
 }
 
 /* ---- events from the daemon -------------------------------------------------- */
@@ -223,7 +217,7 @@ void qm_routes_generate(struct qm_routes *r, struct qm_http_req *req, int kind)
     }
     g->r = r;
     g->req = req;
-    g->t0 = mono_ns();
+    g->t0 = qm_mono_ns();
     g->job.kind = (enum qm_api_kind)kind;
     size_t len;
     const char *body = qm_http_req_body(req, &len);
@@ -263,7 +257,7 @@ void qm_routes_ps(struct qm_routes *r, struct qm_http_req *req)
             .name = ps[i].name,
             .size = ps[i].size,
             .size_vram = ps[i].size_vram,
-            .expires_at_ns = ps[i].expires_at_ns == INT64_MAX ? 0 : ps[i].expires_at_ns,
+            .expires_at_ns = ps[i].expires_at_ns,   /* INT64_MAX (never, or busy): year 2262 */
             .context_length = ps[i].context_length,
             .digest = "",
             .details = {.format = "gguf"},

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "runner_proc.h"
 #include "scheduler.h"
@@ -56,20 +57,6 @@ struct qm_daemon {
     void *shutdown_ud;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void check_shutdown(struct qm_daemon *d);
 static void tick_cb(uv_timer_t *t);
 
@@ -80,7 +67,7 @@ static void rearm(struct qm_daemon *d)
     if (next < 0) {
         uv_timer_stop(&d->tick);
     } else {
-        int64_t delay = next - mono_ns();
+        int64_t delay = next - qm_mono_ns();
         uint64_t ms = delay <= 0 ? 0 : (uint64_t)((delay + 999999) / 1000000);
         uv_timer_start(&d->tick, tick_cb, ms, 0);
     }
@@ -90,7 +77,7 @@ static void rearm(struct qm_daemon *d)
 static void tick_cb(uv_timer_t *t)
 {
     struct qm_daemon *d = t->data;
-    qm_sched_tick(d->sched, mono_ns());
+    qm_sched_tick(d->sched, qm_mono_ns());
     rearm(d);
 }
 
@@ -120,7 +107,7 @@ static void later_cb(uv_timer_t *t)
     while (d->failed) {
         struct rt *rt = d->failed;
         d->failed = rt->next_failed;
-        int64_t now = mono_ns();
+        int64_t now = qm_mono_ns();
         qm_sched_load_failed(d->sched, rt->inst, rt->spawn_err, now);
         qm_sched_runner_exited(d->sched, rt->inst, "never started", now);
         free(rt);
@@ -171,7 +158,7 @@ static void op_dispatch(void *ud, struct qm_sched_req *sr, struct qm_inst *inst)
     struct qm_daemon *d = ud;
     struct qm_dreq *r = sr->ud;
     struct rt *rt = inst->ud;
-    int64_t waited = mono_ns() - r->submit_ns;
+    int64_t waited = qm_mono_ns() - r->submit_ns;
     if (sr->load_only) {
         if (!r->cancelled)
             r->cbs.on_start(r->ud, waited);
@@ -219,7 +206,7 @@ static void on_runner_message(struct qm_runner_proc *p, json_t *msg, void *ud)
     struct rt *rt = ud;
     struct qm_daemon *d = rt->d;
     const char *type = json_string_value(json_object_get(msg, "type"));
-    int64_t now = mono_ns();
+    int64_t now = qm_mono_ns();
     (void)p;
     if (!type)
         return;
@@ -277,7 +264,7 @@ static void on_runner_exit(struct qm_runner_proc *p, int64_t status, int sig, vo
         snprintf(why, sizeof why, "exit status %lld", (long long)status);
     if (sig || status)
         qm_log_warn("the runner of %s ended: %s", rt->inst->name, why);
-    qm_sched_runner_exited(d->sched, rt->inst, why, mono_ns());   /* rejects what still ran */
+    qm_sched_runner_exited(d->sched, rt->inst, why, qm_mono_ns());   /* rejects what still ran */
     free(rt);
     rearm(d);
 }
@@ -342,7 +329,7 @@ struct qm_dreq *qm_daemon_submit(struct qm_daemon *d, const struct qm_dreq_spec 
     r->cbs = *cbs;
     r->ud = ud;
     r->job = spec->job ? json_incref(spec->job) : NULL;
-    r->submit_ns = mono_ns();
+    r->submit_ns = qm_mono_ns();
     r->sr.model = (struct qm_sched_model){.name = spec->model,
                                           .path = spec->path,
                                           .info = spec->info,
@@ -364,7 +351,7 @@ void qm_daemon_cancel(struct qm_dreq *r)
 {
     struct qm_daemon *d = r->d;
     r->cancelled = true;
-    if (r->sr.state == QM_REQ_WAITING && qm_sched_cancel(d->sched, &r->sr, mono_ns())) {
+    if (r->sr.state == QM_REQ_WAITING && qm_sched_cancel(d->sched, &r->sr, qm_mono_ns())) {
         free_req(r);
     } else if (r->rt && r->rt->proc) {
         qm_runner_proc_send(r->rt->proc, json_pack("{s:s, s:I}", "op", "cancel", "id", (json_int_t)r->id));
@@ -374,7 +361,7 @@ void qm_daemon_cancel(struct qm_dreq *r)
 
 bool qm_daemon_unload(struct qm_daemon *d, const char *model)
 {
-    int n = qm_sched_unload(d->sched, model, mono_ns());
+    int n = qm_sched_unload(d->sched, model, qm_mono_ns());
     rearm(d);
     return n > 0;
 }
@@ -382,7 +369,7 @@ bool qm_daemon_unload(struct qm_daemon *d, const char *model)
 int qm_daemon_ps(struct qm_daemon *d, struct qm_daemon_ps *out, int cap)
 {
     int n = 0;
-    int64_t mono = mono_ns(), wall = wall_ns();
+    int64_t mono = qm_mono_ns(), wall = qm_wall_ns();
     for (struct qm_inst *i = qm_sched_next_inst(d->sched, NULL); i; i = qm_sched_next_inst(d->sched, i), n++) {
         if (n >= cap)
             continue;
@@ -448,7 +435,7 @@ static void grace_cb(uv_timer_t *t)
         }
     }
     qm_log_info("shutdown: stopping the runners");
-    qm_sched_stop_all(d->sched, mono_ns());
+    qm_sched_stop_all(d->sched, qm_mono_ns());
     rearm(d);
 }
 
@@ -457,7 +444,7 @@ void qm_daemon_shutdown(struct qm_daemon *d, int64_t grace_ns, void (*done)(void
     d->shutting_down = true;
     d->shutdown_done = done;
     d->shutdown_ud = ud;
-    qm_sched_drain(d->sched, mono_ns());
+    qm_sched_drain(d->sched, qm_mono_ns());
     if (grace_ns >= 0)
         uv_timer_start(&d->grace, grace_cb, (uint64_t)(grace_ns / 1000000), 0);
     rearm(d);

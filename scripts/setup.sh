@@ -10,6 +10,8 @@ debs=(
   libuv1-dev libjansson-dev libsystemd-dev node-llhttp
   libcurl4-openssl-dev libpcre2-dev libssl-dev libcmocka-dev libedit-dev
   python3 python3-venv python3-pip unzip ca-certificates
+  curl   # scripts/quickstart.sh talks to the daemon with it
+  wrk    # bench/daemon_bench.py overhead
   systemd   # systemd-analyze, -socket-activate, -sysusers, -tmpfiles: tests/py/test_systemd.py
 )
 
