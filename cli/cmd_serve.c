@@ -54,6 +54,7 @@ static void drained(void *ud)
 {
     struct serve *s = ud;
     qm_log_info("shutdown: every runner has stopped");
+    qm_routes_close(&s->routes);
     qm_http_server_free(s->http);
     s->http = NULL;
     uv_close((uv_handle_t *)&s->watchdog, NULL);
@@ -79,6 +80,7 @@ static void on_signal(uv_signal_t *h, int sig)
                 qm_http_n_active(s->http));
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
     qm_http_stop_accepting(s->http);
+    qm_routes_shutdown(&s->routes);
     qm_daemon_shutdown(s->daemon, s->cfg.shutdown_timeout_ns, drained, s);
 }
 

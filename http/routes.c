@@ -65,8 +65,10 @@ static void handle(struct qm_http_req *req, void *ud)
         qm_routes_create(r, req);
     } else if ((!strcmp(m, "POST") || !strcmp(m, "HEAD")) && !strncmp(p, "/api/blobs/", 11)) {
         qm_routes_blob(r, req, p + 11);
-    } else if (!strcmp(p, "/api/pull") || !strcmp(p, "/api/push")) {
-        qm_http_respond_error(req, 501, "pulling and pushing models is not implemented yet");
+    } else if (is(m, p, "POST", "/api/pull")) {
+        qm_routes_pull(r, req);
+    } else if (!strcmp(p, "/api/push")) {
+        qm_http_respond_error(req, 501, "pushing models is not implemented");
     } else {
         qm_http_respond_error(req, 404, "404 page not found");
     }
