@@ -1,5 +1,5 @@
 /* routes_store.c - endpoints over the model store: /api/tags, /v1/models,
- * /api/show, /api/copy, /api/delete, /api/create.
+ * /api/show, /api/copy, /api/delete (/api/create is routes_create.c).
  *
  * Each runs its store call on the libuv thread pool and answers from the
  * loop; the request body is decoded on the loop first, so a malformed one
@@ -290,87 +290,6 @@ void qm_routes_delete(struct qm_routes *r, struct qm_http_req *req)
     struct job *j = decoded(req, QM_API_DELETE);
     if (j) {
         j->run = run_delete;
-        queue(r, req, j);
-    }
-}
-
-/* ---- create ---------------------------------------------------------------------- */
-
-static void run_create(struct job *j)
-{
-    struct qm_api_manage *m = &j->m;
-    struct qm_modelfile mf = {0};
-    const char *from = m->from;
-    if (m->modelfile && qm_modelfile_parse(&mf, m->modelfile, strlen(m->modelfile), &j->err) < 0) {
-        j->status = 400;
-        return;
-    }
-    if (!from)
-        from = mf.from;
-    /* files: the GGUF uploaded beforehand as a blob */
-    const char *fname;
-    json_t *dg;
-    json_object_foreach(m->files, fname, dg) {
-        size_t l = strlen(fname);
-        if (l > 5 && !strcmp(fname + l - 5, ".gguf")) {
-            from = json_string_value(dg);
-            break;
-        }
-    }
-    if (!from) {
-        qm_err_set(&j->err, "neither 'from' nor a .gguf in 'files' names what to create the model from");
-        j->status = 400;
-        goto out;
-    }
-    if (m->quantize) {
-        qm_err_set(&j->err, "quantize is not supported by /api/create yet (use `qm quantize`)");
-        j->status = 400;
-        goto out;
-    }
-    if (!strncmp(from, "sha256:", 7) && !qm_store_blob_exists(j->r->store, from, NULL)) {
-        qm_err_set(&j->err, "blob %s not found: upload it to /api/blobs first", from);
-        j->status = 400;
-        goto out;
-    }
-    json_t *params = m->parameters ? json_incref(m->parameters) : mf.params ? json_incref(mf.params) : NULL;
-    char *license = NULL;
-    if (m->license && json_array_size(m->license)) {
-        struct qm_strbuf sb = {0};
-        size_t i;
-        json_t *v;
-        json_array_foreach(m->license, i, v) {
-            if (i)
-                qm_strbuf_puts(&sb, "\n\n");
-            qm_strbuf_puts(&sb, json_string_value(v));
-        }
-        license = sb.p;
-    }
-    struct qm_create_spec spec = {
-        .from = from,
-        .template = m->template ? m->template : mf.template,
-        .system = m->system ? m->system : mf.system,
-        .license = license ? license : mf.license,
-        .params = params,
-        .messages = m->messages ? m->messages : mf.messages,
-    };
-    int rc = qm_store_create(j->r->store, m->model, &spec, &j->err);
-    json_decref(params);
-    free(license);
-    if (rc < 0) {
-        fail(j, rc);
-        goto out;
-    }
-    j->out = json_pack("{s:s}", "status", "success");
-    j->status = 200;
-out:
-    qm_modelfile_free(&mf);
-}
-
-void qm_routes_create(struct qm_routes *r, struct qm_http_req *req)
-{
-    struct job *j = decoded(req, QM_API_CREATE);
-    if (j) {
-        j->run = run_create;
         queue(r, req, j);
     }
 }

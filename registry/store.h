@@ -116,6 +116,13 @@ struct qm_create_spec {
 int qm_store_create(struct qm_store *s, const char *name, const struct qm_create_spec *spec,
                     struct qm_err *err);
 
+/* Quantize the F32/F16/BF16 GGUF at src_path to file type `type` ("q4_k_m",
+ * engine/quantize_model.h) into a new blob; digest_out gets its digest.
+ * progress (may be NULL) is called after each tensor. */
+int qm_store_quantize(struct qm_store *s, const char *src_path, const char *type,
+                      void (*progress)(int64_t done, int64_t count, void *ud), void *ud, char *digest_out,
+                      struct qm_err *err);
+
 /* Give the model src a second name dst (the manifest bytes are copied, so
  * both have the same ID). */
 int qm_store_copy(struct qm_store *s, const char *src, const char *dst, struct qm_err *err);
