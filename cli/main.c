@@ -1,7 +1,8 @@
 /* main.c - the qm binary: one program, many subcommands.
  *
- * `qm serve` is the daemon, `qm runner` its per-model worker, everything else
- * a client or a tool.  Each subcommand lives in its own cmd_*.c file. */
+ * `qm serve` is the daemon, `qm runner` its per-model worker; run, pull,
+ * list, ps, stop, rm, cp, show and create are HTTP clients of the daemon
+ * (client.h); the rest are tools that work on files.  Each subcommand lives in its own cmd_*.c file. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,12 +16,21 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "Start the daemon (settings from QM_* variables)"},
+    {"run", cmd_run, "Run a model: chat with it, or answer one prompt"},
+    {"pull", cmd_pull, "Download a model into the store"},
+    {"list", cmd_list, "List the models in the store (alias: ls)"},
+    {"ps", cmd_ps, "List the models loaded now"},
+    {"stop", cmd_stop, "Unload a running model"},
+    {"rm", cmd_rm, "Remove models from the store"},
+    {"cp", cmd_cp, "Copy a model under a new name"},
+    {"show", cmd_show, "Show a model's details, Modelfile, template, parameters"},
+    {"create", cmd_create, "Create a model from a Modelfile"},
     {"inspect", cmd_inspect, "Print a GGUF file's metadata and tensor table"},
     {"quantize", cmd_quantize, "Quantize an F32/F16/BF16 model (qm quantize IN OUT Q4_K_M)"},
     {"generate", cmd_generate, "Run a GGUF model on one prompt, without the daemon"},
     {"bench", cmd_bench, "Measure kernels or a model (qm bench kernels, qm bench --file MODEL)"},
-    {"runner", cmd_runner, "The daemon's per-model worker (internal)"},
     {"version", cmd_version, "Print the version and the compiled backends"},
+    {"runner", cmd_runner, "The daemon's per-model worker (internal)"},
 };
 
 static void usage(FILE *out)
@@ -44,6 +54,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(name, "--version") || !strcmp(name, "-v"))
         name = "version";
+    if (!strcmp(name, "ls"))
+        name = "list";
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(name, commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

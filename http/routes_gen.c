@@ -29,6 +29,7 @@ struct gen {
     struct qm_err err;
     struct qm_dreq *dreq;
     bool working, gone, streaming;
+    bool submitting, finished;   /* the daemon may answer from inside qm_daemon_submit */
     int64_t t0, load_ns;
 };
 
@@ -39,6 +40,16 @@ static void gen_free(struct gen *g)
     if (g->have_ref)
         qm_model_ref_free(&g->ref);
     free(g);
+}
+
+/* The daemon makes no further call for g: free it, unless that happened
+ * inside qm_daemon_submit, which returns to submit() afterwards. */
+static void gen_done(struct gen *g)
+{
+    if (g->submitting)
+        g->finished = true;
+    else
+        gen_free(g);
 }
 
 static void respond_error(struct gen *g, int status, const char *msg)
@@ -70,7 +81,7 @@ static void on_start(void *ud, int64_t load_ns)
     qm_api_encode_load(&g->job, &t, &sb);
     qm_http_respond(g->req, 200, qm_api_content_type(&g->job), sb.p ? sb.p : "", sb.len);
     free(sb.p);
-    gen_free(g);
+    gen_done(g);
 }
 
 static void on_event(void *ud, const json_t *ev)
@@ -101,7 +112,7 @@ static void on_event(void *ud, const json_t *ev)
     }
     free(sb.p);
     if (end)
-        gen_free(g);   /* the daemon makes no further call for it */
+        gen_done(g);
 }
 
 static void on_close(struct qm_http_req *req, void *ud)
@@ -172,6 +183,7 @@ static void submit(struct gen *g)
     struct qm_dreq_spec spec = {
         .model = g->ref.display,
         .path = g->ref.gguf_path,
+        .digest = g->ref.manifest_digest,
         .info = &g->info,
         .model_num_ctx = 0,
         .model_num_parallel = num_param(g->ref.params, "num_parallel"),
@@ -183,7 +195,14 @@ static void submit(struct gen *g)
         .job = g->job.runner,
     };
     struct qm_dreq_cbs cbs = {.on_start = on_start, .on_event = on_event};
-    g->dreq = qm_daemon_submit(r->daemon, &spec, &cbs, g);
+    g->submitting = true;
+    struct qm_dreq *dreq = qm_daemon_submit(r->daemon, &spec, &cbs, g);
+    g->submitting = false;
+    if (g->finished) {   /* answered already (a loaded model, a rejection): dreq is gone too */
+        gen_free(g);
+        return;
+    }
+    g->dreq = dreq;
     if (!g->dreq) {
         respond_error(g, 500, "out of memory");
         gen_free(g);
@@ -259,7 +278,8 @@ void qm_routes_ps(struct qm_routes *r, struct qm_http_req *req)
             .size_vram = ps[i].size_vram,
             .expires_at_ns = ps[i].expires_at_ns,   /* INT64_MAX (never, or busy): year 2262 */
             .context_length = ps[i].context_length,
-            .digest = "",
+            /* /api/tags's form: the hex without "sha256:" */
+            .digest = ps[i].digest && !strncmp(ps[i].digest, "sha256:", 7) ? ps[i].digest + 7 : "",
             .details = {.format = "gguf"},
         };
     qm_http_respond_json(req, 200, qm_api_ps_json(am, (size_t)n));
@@ -321,6 +341,7 @@ static void preload_done(uv_work_t *w, int status)
     struct qm_dreq_spec spec = {
         .model = p->ref.display,
         .path = p->ref.gguf_path,
+        .digest = p->ref.manifest_digest,
         .info = &p->info,
         .model_num_parallel = num_param(p->ref.params, "num_parallel"),
         .num_ctx = num_param(p->ref.params, "num_ctx"),

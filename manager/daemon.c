@@ -332,6 +332,7 @@ struct qm_dreq *qm_daemon_submit(struct qm_daemon *d, const struct qm_dreq_spec 
     r->submit_ns = qm_mono_ns();
     r->sr.model = (struct qm_sched_model){.name = spec->model,
                                           .path = spec->path,
+                                          .digest = spec->digest,
                                           .info = spec->info,
                                           .num_ctx = spec->model_num_ctx,
                                           .num_parallel = spec->model_num_parallel};
@@ -375,6 +376,7 @@ int qm_daemon_ps(struct qm_daemon *d, struct qm_daemon_ps *out, int cap)
             continue;
         out[n] = (struct qm_daemon_ps){
             .name = i->name,
+            .digest = i->digest,
             .size = i->vram + i->ram,
             .size_vram = i->vram,
             .expires_at_ns = i->busy || i->expires_ns == INT64_MAX ? INT64_MAX : wall + (i->expires_ns - mono),

@@ -31,6 +31,7 @@ struct qm_dreq_cbs {
 struct qm_dreq_spec {
     const char *model;              /* the name it is known by (/api/ps shows it) */
     const char *path;               /* its GGUF */
+    const char *digest;             /* its manifest's digest, for /api/ps (may be NULL) */
     const struct qm_model_sizes *info;
     int model_num_ctx;              /* Modelfile num_ctx; 0: none */
     int model_num_parallel;         /* Modelfile num_parallel; 0: none */
@@ -63,6 +64,7 @@ bool qm_daemon_unload(struct qm_daemon *d, const char *model);
 /* The loaded instances as /api/ps shows them. */
 struct qm_daemon_ps {
     const char *name;
+    const char *digest;
     uint64_t size, size_vram;
     int64_t expires_at_ns;          /* Unix ns; INT64_MAX: never */
     int context_length;

@@ -131,6 +131,7 @@ static struct qm_sched_mdl *mdl_get(struct qm_sched *s, const struct qm_sched_mo
             return NULL;
         }
         d->info = *m->info;
+        snprintf(d->digest, sizeof d->digest, "%s", m->digest ? m->digest : "");
         d->next = s->models;
         s->models = d;
     }

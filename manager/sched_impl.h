@@ -10,6 +10,7 @@
 struct qm_sched_mdl {
     char *name;
     char *path;
+    char digest[80];            /* the manifest's, for /api/ps ("" when unknown) */
     struct qm_model_sizes info;
     int num_ctx;                /* the Modelfile's, 0: config (latest submit wins) */
     int num_parallel;

@@ -175,6 +175,7 @@ static bool start(struct qm_sched *s, struct qm_sched_req *r, const struct plan 
     inst->mdl = m;
     inst->name = m->name;
     inst->path = m->path;
+    inst->digest = m->digest;
     inst->info = &m->info;
     inst->state = QM_INST_LOADING;
     inst->num_ctx = r->want_ctx;

@@ -124,6 +124,7 @@ struct qm_inst {
     uint64_t id;                /* unique, increasing */
     const char *name;           /* the model's name and GGUF path */
     const char *path;
+    const char *digest;         /* its manifest's digest ("" when unknown) */
     const struct qm_model_sizes *info;
     enum qm_inst_state state;
     int num_ctx;                /* per slot: the runner's --ctx */
@@ -157,6 +158,7 @@ struct qm_inst {
 struct qm_sched_model {
     const char *name;
     const char *path;
+    const char *digest;         /* the manifest's (may be NULL) */
     const struct qm_model_sizes *info;   /* qm_model_sizes_read */
     int num_ctx;                /* the model's own (Modelfile); 0: the config's */
     int num_parallel;           /* the model's own; 0: the config's */

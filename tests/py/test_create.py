@@ -51,6 +51,10 @@ def test_quantize_streams_progress_and_creates(env):
                                             "options": {"num_predict": 4, "temperature": 0}})
     assert status == 200, body
     assert json.loads(body)["eval_count"] >= 1
+    # /api/ps names the loaded model with the same ID as /api/tags
+    ps = {m["name"]: m for m in d.get("/api/ps")["models"]}
+    assert ps["tiny:q4_k_m"]["digest"] == tags["tiny:q4_k_m"]["digest"]
+    assert len(ps["tiny:q4_k_m"]["digest"]) == 64
 
 
 def test_quantize_not_streamed_from_a_model(env):
