@@ -60,6 +60,9 @@ void qm_routes_pull(struct qm_routes *r, struct qm_http_req *req);
 typedef int (*qm_task_run)(struct qm_task *t, void *arg, struct qm_err *err);
 void qm_task_start(struct qm_routes *r, struct qm_http_req *req, bool stream, qm_task_run run, void *arg,
                    void (*free_arg)(void *arg));
+/* The same for a management body (api.h, kind QM_API_PULL...): decoded
+ * first (400 on the loop for a bad one), run gets the struct qm_api_manage. */
+void qm_task_start_manage(struct qm_routes *r, struct qm_http_req *req, int kind, qm_task_run run);
 void qm_task_emit(struct qm_task *t, json_t *obj);
 const atomic_int *qm_task_cancelled(struct qm_task *t);
 struct qm_routes *qm_task_routes(struct qm_task *t);

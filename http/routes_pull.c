@@ -61,27 +61,7 @@ static int run_pull(struct qm_task *t, void *arg, struct qm_err *err)
     }
 }
 
-static void free_manage(void *arg)
-{
-    qm_api_manage_free(arg);
-    free(arg);
-}
-
 void qm_routes_pull(struct qm_routes *r, struct qm_http_req *req)
 {
-    struct qm_api_manage *m = calloc(1, sizeof *m);
-    if (!m) {
-        qm_http_respond_error(req, 500, "out of memory");
-        return;
-    }
-    size_t len;
-    const char *body = qm_http_req_body(req, &len);
-    struct qm_err err = {{0}};
-    int st = qm_api_decode_manage(QM_API_PULL, body, len, m, &err);
-    if (st) {
-        qm_http_respond_error(req, st, err.msg);
-        free(m);
-        return;
-    }
-    qm_task_start(r, req, m->stream, run_pull, m, free_manage);
+    qm_task_start_manage(r, req, QM_API_PULL, run_pull);
 }

@@ -23,7 +23,7 @@ struct qm_task {
     struct qm_task *next;          /* in r->tasks */
     struct qm_routes *r;
     struct qm_http_req *req;       /* NULL once the client is gone */
-    bool stream, began, thread_started;
+    bool stream, began;
     uv_async_t async;
     pthread_t thread;
     qm_task_run run;
@@ -157,7 +157,6 @@ static void finish(struct qm_task *t)
         t->req = NULL;
     }
     pthread_join(t->thread, NULL);
-    t->thread_started = false;
     unlink_task(t);
     uv_close((uv_handle_t *)&t->async, task_free);
 }
@@ -220,7 +219,6 @@ void qm_task_start(struct qm_routes *r, struct qm_http_req *req, bool stream, qm
         uv_close((uv_handle_t *)&t->async, task_free);
         return;
     }
-    t->thread_started = true;
 }
 
 void qm_routes_shutdown(struct qm_routes *r)
@@ -241,4 +239,29 @@ void qm_routes_close(struct qm_routes *r)
         }
         finish(t);   /* joins the thread; the queued lines are freed with it */
     }
+}
+
+static void free_manage(void *arg)
+{
+    qm_api_manage_free(arg);
+    free(arg);
+}
+
+void qm_task_start_manage(struct qm_routes *r, struct qm_http_req *req, int kind, qm_task_run run)
+{
+    struct qm_api_manage *m = calloc(1, sizeof *m);
+    if (!m) {
+        qm_http_respond_error(req, 500, "out of memory");
+        return;
+    }
+    size_t len;
+    const char *body = qm_http_req_body(req, &len);
+    struct qm_err err = {{0}};
+    int st = qm_api_decode_manage((enum qm_api_manage_kind)kind, body, len, m, &err);
+    if (st) {
+        qm_http_respond_error(req, st, err.msg);
+        free(m);
+        return;
+    }
+    qm_task_start(r, req, m->stream, run, m, free_manage);
 }

@@ -141,7 +141,7 @@ static int pull_registry(struct qm_store *s, const struct qm_source *src, const 
     char *auth = calloc(1, AUTH_MAX);
     if (!auth)
         return qm_err_set(err, "out of memory"), QM_ENOMEM;
-    struct qm_xfer_reply r;
+    struct qm_xfer_reply r = {0};
     struct qm_manifest m = {0};
     struct qm_download **dl = NULL;
     int hold = -1, rc = get_manifest(src, o, auth, &r, err);
@@ -206,8 +206,7 @@ out:
     if (hold >= 0)
         qm_store_release(hold);
     qm_manifest_free(&m);
-    if (rc >= 0 || r.body)
-        qm_xfer_reply_free(&r);
+    qm_xfer_reply_free(&r);
     free(auth);
     return rc;
 }
@@ -262,7 +261,7 @@ static int pull_file(struct qm_store *s, const struct qm_source *src, const stru
     int hold = qm_store_hold(s, err);
     if (hold < 0)
         return hold;
-    char got[QM_DIGEST_STR_LEN + 1], full[QM_NAME_STR_MAX], disp[QM_NAME_STR_MAX];
+    char got[QM_DIGEST_STR_LEN + 1], full[QM_NAME_STR_MAX];
     uint64_t have;
     if (digest && qm_store_blob_exists(s, digest, &have) && (!size || have == size)) {
         report(o, t.status, digest, have, have, NULL);
@@ -279,7 +278,6 @@ static int pull_file(struct qm_store *s, const struct qm_source *src, const stru
     qm_name_full(&src->name, full, sizeof full);
     struct qm_create_spec cs = {.from = got};
     rc = qm_store_create(s, full, &cs, err);
-    qm_name_display(&src->name, disp, sizeof disp);
 out:
     qm_store_release(hold);
     return rc;

@@ -22,6 +22,18 @@ def make_model(path, preset="tiny-qwen2", ftype="q8_0", seed=1, extra=()):
     return path
 
 
+def wait_until(cond, timeout=60, what="condition"):
+    """Poll cond until it is true (a deadline, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -20,7 +20,7 @@ import time
 import pytest
 
 import daemon_util
-from daemon_util import Daemon, free_port, make_model, sha256_file
+from daemon_util import Daemon, free_port, make_model, sha256_file, wait_until
 
 MODELFILE = '''# a test model
 FROM ./weights/tiny.gguf
@@ -88,17 +88,6 @@ def human_bytes(n):
             v = n / scale
             return f"{int(v)} {unit}" if v >= 10 or v == int(v) else f"{v:.1f} {unit}"
     return f"{n} B"
-
-
-def wait_until(cond, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def listening(port):

@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 import daemon_util
-from daemon_util import Daemon, make_model, sha256_file
+from daemon_util import Daemon, make_model, sha256_file, wait_until
 from registry_server import RegistryServer, _parse_range
 
 CHUNK = 65536          # QM_PULL_CHUNK where a blob should come in many parallel pieces
@@ -46,17 +46,6 @@ def models(tmp_path_factory):
 def reg():
     with RegistryServer() as r:
         yield r
-
-
-def wait_until(cond, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class Pull(threading.Thread):
