@@ -621,6 +621,9 @@ int run_repl(struct run_session *s)
     for (;;) {
         int n = 0;
         run_interrupted = 0;
+        /* Raw mode before the prompt is written: libedit writes the prompt
+         * first, and a Ctrl-D typed in between would reach it as a NUL. */
+        el_set(r.el, EL_PREP_TERM, 1);
         const char *got = el_gets(r.el, &n);
         if (!got) {
             if (n < 0 && run_interrupted) {
