@@ -367,6 +367,18 @@ bool qm_daemon_unload(struct qm_daemon *d, const char *model)
     return n > 0;
 }
 
+/* When an instance's keep-alive runs out, in Unix ns.  A busy or loading
+ * instance starts its keep-alive only when it goes idle: shown as if that
+ * were now, as Ollama does, rather than as never. */
+static int64_t ps_expiry(const struct qm_inst *i, int64_t mono, int64_t wall)
+{
+    if (i->pinned || i->keep_alive_ns < 0)
+        return INT64_MAX;
+    if (i->busy || i->state != QM_INST_READY)
+        return i->keep_alive_ns > INT64_MAX - wall ? INT64_MAX : wall + i->keep_alive_ns;
+    return i->expires_ns == INT64_MAX ? INT64_MAX : wall + (i->expires_ns - mono);
+}
+
 int qm_daemon_ps(struct qm_daemon *d, struct qm_daemon_ps *out, int cap)
 {
     int n = 0;
@@ -379,7 +391,7 @@ int qm_daemon_ps(struct qm_daemon *d, struct qm_daemon_ps *out, int cap)
             .digest = i->digest,
             .size = i->vram + i->ram,
             .size_vram = i->vram,
-            .expires_at_ns = i->busy || i->expires_ns == INT64_MAX ? INT64_MAX : wall + (i->expires_ns - mono),
+            .expires_at_ns = ps_expiry(i, mono, wall),
             .context_length = i->num_ctx,
             .num_gpu = i->num_gpu,
             .n_layer = i->info ? i->info->n_layer : 0,

@@ -135,7 +135,10 @@ static struct qm_sched_mdl *mdl_get(struct qm_sched *s, const struct qm_sched_mo
         d->next = s->models;
         s->models = d;
     }
-    d->num_ctx = m->num_ctx;   /* a re-created Modelfile's values win */
+    /* a re-created Modelfile's values win (same weights: no reload) */
+    if (m->digest)
+        snprintf(d->digest, sizeof d->digest, "%s", m->digest);
+    d->num_ctx = m->num_ctx;
     d->num_parallel = m->num_parallel;
     d->refs++;
     return d;

@@ -55,6 +55,17 @@ def test_quantize_streams_progress_and_creates(env):
     ps = {m["name"]: m for m in d.get("/api/ps")["models"]}
     assert ps["tiny:q4_k_m"]["digest"] == tags["tiny:q4_k_m"]["digest"]
     assert len(ps["tiny:q4_k_m"]["digest"]) == 64
+    # re-created with a new parameter while loaded: same weights, a new manifest;
+    # the next request runs in the same instance, and /api/ps shows the new ID
+    status, _ = d.post("/api/create", {"model": "tiny:q4_k_m", "from": "tiny:q4_k_m",
+                                       "parameters": {"num_predict": 3}, "stream": False})
+    assert status == 200
+    new_id = {m["name"]: m for m in d.get("/api/tags")["models"]}["tiny:q4_k_m"]["digest"]
+    assert new_id != tags["tiny:q4_k_m"]["digest"]
+    status, body = d.post("/api/generate", {"model": "tiny:q4_k_m", "prompt": "hi", "stream": False})
+    assert status == 200 and json.loads(body)["eval_count"] <= 3, body
+    ps = {m["name"]: m for m in d.get("/api/ps")["models"]}
+    assert ps["tiny:q4_k_m"]["digest"] == new_id
 
 
 def test_quantize_not_streamed_from_a_model(env):

@@ -2,6 +2,7 @@
 eviction on a simulated GPU, queue limits.  Tiny random-weight models keep
 each generation in milliseconds, so these test the daemon, not the CPU."""
 import concurrent.futures as cf
+import datetime
 import http.client
 import json
 import os
@@ -95,6 +96,10 @@ def test_slow_load_does_not_delay_a_loaded_model(tmp_path, models):
             while "b:latest" not in ps(d) and time.time() < deadline:
                 time.sleep(0.02)
             assert "b:latest" in ps(d)         # b is loading
+            # its keep-alive (5m by default) is shown as starting now, not as never
+            exp = datetime.datetime.fromisoformat(ps(d)["b:latest"]["expires_at"].replace("Z", "+00:00"))
+            left = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+            assert 0 < left <= 300, ps(d)["b:latest"]
             status, body = generate(d, "a", "quick", n=2)
             assert status == 200 and body["done"]
             assert not fb.done()               # b still held: a did not wait for it
