@@ -10,7 +10,8 @@ sweep:    streaming clients x tokens at each NUM_PARALLEL: per-request and
 switch:   two models alternating with room for one (QM_MAX_LOADED_MODELS=1)
           and for both: request -> first token of each request.
 overhead: /api/version requests/s (wrk when installed, else a Python
-          keep-alive loop), and decode tokens/s through the API against
+          keep-alive loop), and decode tokens/s through the API (streamed to
+          curl and to a Python client, and not streamed) against
           `qm bench --file` on the same model.
 
 Models default to the Qwen1.5-0.5B-shaped files of scripts/make-bench-models.sh.
@@ -58,6 +59,20 @@ def stream(port, model, prompt, tokens, streamed=True):
     if "error" in last:
         raise RuntimeError(last["error"])
     return ttft, total, last["eval_count"], last["eval_duration"] / 1e9
+
+
+def stream_curl(url, model, prompt, tokens):
+    """A streamed /api/generate read by curl, a C client: what the API costs
+    without a Python client's per-line work on the same two cores.  Returns
+    (eval_count, eval_duration s) of the final line."""
+    body = json.dumps({"model": model, "prompt": prompt, "raw": True, "stream": True,
+                       "options": {"temperature": 0, "num_predict": tokens, "seed": 1}})
+    with tempfile.NamedTemporaryFile() as out:
+        subprocess.run(["curl", "-sSfN", "-o", out.name, url + "/api/generate", "-d", body], check=True)
+        last = json.loads(open(out.name, "rb").read().splitlines()[-1])
+    if "error" in last:
+        raise RuntimeError(last["error"])
+    return last["eval_count"], last["eval_duration"] / 1e9
 
 
 def pct(xs, p):
@@ -134,10 +149,12 @@ def overhead(a):
             stream(d.port, "m", "warm up", 4)
             # alternate API runs and `qm bench` runs: this machine's speed drifts
             # within minutes, so only interleaved figures compare
-            api, whole, bench = [], [], []
+            api, capi, whole, bench = [], [], [], []
             for _ in range(a.rounds // 2 or 1):
                 _, _, n, dur = stream(d.port, "m", "The quick brown fox", a.tokens)
                 api.append(n / dur)
+                n, dur = stream_curl(d.url, "m", "The quick brown fox", a.tokens)
+                capi.append(n / dur)
                 _, _, n, dur = stream(d.port, "m", "The quick brown fox", a.tokens, streamed=False)
                 whole.append(n / dur)
                 out = subprocess.run([QM, "bench", "--file", a.model, "-p", "16", "-n", str(a.tokens), "-r", "1"],
@@ -148,9 +165,11 @@ def overhead(a):
     med = statistics.median
     print(f"decode tok/s, {len(bench)} interleaved rounds of {a.tokens} tokens (medians):")
     print(f"  qm bench --file:          {med(bench):.1f}   runs {' '.join(f'{x:.1f}' for x in bench)}")
-    print(f"  API, streamed (NDJSON):   {med(api):.1f}   runs {' '.join(f'{x:.1f}' for x in api)}")
+    print(f"  API, streamed to curl:    {med(capi):.1f}   runs {' '.join(f'{x:.1f}' for x in capi)}")
+    print(f"  API, streamed to Python:  {med(api):.1f}   runs {' '.join(f'{x:.1f}' for x in api)}")
     print(f"  API, not streamed:        {med(whole):.1f}   runs {' '.join(f'{x:.1f}' for x in whole)}")
-    print(f"  API / qm bench: streamed {med(api) / med(bench):.3f}, not streamed {med(whole) / med(bench):.3f}")
+    print(f"  API / qm bench: streamed to curl {med(capi) / med(bench):.3f}, to Python {med(api) / med(bench):.3f}, "
+          f"not streamed {med(whole) / med(bench):.3f}")
 
 
 def main():

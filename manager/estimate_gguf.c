@@ -1,15 +1,18 @@
 /* estimate_gguf.c - struct qm_model_sizes from a GGUF header.
  *
- * The daemon calls this before every first load of a model (off the loop
- * thread: gguf_open maps the file and checks its tensor table).  Only the
+ * The daemon calls this for every request (off the loop thread: gguf_open
+ * maps the file and checks its tensor table), so results are cached.  Only the
  * shape keys the memory formula needs are read; an architecture qm cannot
  * run is still sized, so that the runner, not the estimate, gives the
  * error about it. */
 #include "estimate.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "arch/arch.h"
 #include "ckd.h"
@@ -112,13 +115,67 @@ int qm_model_sizes_from_gguf(struct qm_model_sizes *mi, const struct gguf_file *
     return 0;
 }
 
+/* Every request reads its model's sizes, and checking a GGUF with a large
+ * vocabulary takes milliseconds: the last few files read are remembered,
+ * known by their inode, size and times (store blobs never change anyway). */
+enum { SIZES_CACHE = 8 };
+static struct sizes_entry {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+    uint64_t used;              /* 0: empty */
+    struct qm_model_sizes sizes;
+} sizes_cache[SIZES_CACHE];
+static uint64_t sizes_clock;
+static pthread_mutex_t sizes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool same_file(const struct sizes_entry *e, const struct stat *st)
+{
+    return e->used && e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           e->ctime.tv_sec == st->st_ctim.tv_sec && e->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static bool cache_get(const struct stat *st, struct qm_model_sizes *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&sizes_lock);
+    for (int i = 0; i < SIZES_CACHE && !hit; i++)
+        if (same_file(&sizes_cache[i], st)) {
+            *out = sizes_cache[i].sizes;
+            sizes_cache[i].used = ++sizes_clock;
+            hit = true;
+        }
+    pthread_mutex_unlock(&sizes_lock);
+    return hit;
+}
+
+static void cache_put(const struct stat *st, const struct qm_model_sizes *mi)
+{
+    pthread_mutex_lock(&sizes_lock);
+    struct sizes_entry *e = &sizes_cache[0];
+    for (int i = 1; i < SIZES_CACHE; i++)
+        if (sizes_cache[i].used < e->used)
+            e = &sizes_cache[i];   /* the least recently used, or an empty one */
+    *e = (struct sizes_entry){.dev = st->st_dev, .ino = st->st_ino, .size = st->st_size, .mtime = st->st_mtim,
+                              .ctime = st->st_ctim, .used = ++sizes_clock, .sizes = *mi};
+    pthread_mutex_unlock(&sizes_lock);
+}
+
 int qm_model_sizes_read(struct qm_model_sizes *out, const char *path, struct qm_err *err)
 {
+    struct stat st;
+    bool known = stat(path, &st) == 0;
+    if (known && cache_get(&st, out))
+        return 0;
     struct gguf_file *f;
     int rc = gguf_open(&f, path, GGUF_OPEN_ANY_TYPE, err);
     if (rc < 0)
         return rc;
     rc = qm_model_sizes_from_gguf(out, f, err);
     gguf_close(f);
+    if (rc == 0 && known)
+        cache_put(&st, out);
     return rc;
 }

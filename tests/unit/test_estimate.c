@@ -231,7 +231,16 @@ static void reads_header(void **state)
         {"blk.1.attn_q.weight", QM_TYPE_F16, 64, 64},
         {"output_norm.weight", QM_TYPE_F32, 64, 1},
     };
-    write_model(path, tied, 4, false);
+    /* read again: the same figures (from the cache) */
+    struct qm_model_sizes again;
+    assert_int_equal(qm_model_sizes_read(&again, path, &err), 0);
+    assert_memory_equal(&again, &mi, sizeof mi);
+    /* replaced by a rename, as the store does: the new file is read, not a
+     * cached copy of the old one */
+    char fresh[80];
+    snprintf(fresh, sizeof fresh, "%s/new.gguf", dir);
+    write_model(fresh, tied, 4, false);
+    assert_int_equal(rename(fresh, path), 0);
     if (qm_model_sizes_read(&mi, path, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(mi.n_vocab, 100);
