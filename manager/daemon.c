@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "gpu_nvml.h"
 #include "log.h"
 #include "runner_proc.h"
 #include "scheduler.h"
@@ -269,6 +270,42 @@ static void on_runner_exit(struct qm_runner_proc *p, int64_t status, int sig, vo
     rearm(d);
 }
 
+/* ---- GPUs ------------------------------------------------------------------------------ */
+
+/* Layers run on a real GPU only once the engine's CUDA forward pass exists
+ * (issue 6); until then the GPUs NVML finds are reported, not used. */
+static const bool engine_offloads = false;
+
+/* The NVIDIA GPUs the driver reports (at start, before the loop runs); 0
+ * without a driver: the CPU. */
+static int real_gpus(struct qm_gpu_info *gpus, int cap)
+{
+    /* NVML numbers devices in PCI bus order; make the runners' CUDA agree */
+    setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", 0);
+    struct qm_nvml *nvml;
+    struct qm_err err = {{0}};
+    if (qm_nvml_open(&nvml, &err) < 0) {
+        qm_log_info("%s: models run on the CPU", err.msg);
+        return 0;
+    }
+    int n = qm_nvml_query(nvml, gpus, cap, &err);
+    qm_nvml_close(nvml);
+    if (n < 0) {
+        qm_log_warn("%s: models run on the CPU", err.msg);
+        return 0;
+    }
+    if (n == 0)
+        qm_log_info("NVML sees no GPU: models run on the CPU");
+    for (int i = 0; i < n; i++)
+        qm_log_info("GPU %d: %s, %llu MiB free of %llu MiB", i, gpus[i].name,
+                    (unsigned long long)(gpus[i].free >> 20), (unsigned long long)(gpus[i].total >> 20));
+    if (n > 0 && !engine_offloads) {
+        qm_log_warn("this build cannot run layers on a GPU yet: models run on the CPU");
+        return 0;
+    }
+    return n;
+}
+
 /* ---- the public side ------------------------------------------------------------------ */
 
 static const struct qm_sched_ops ops = {
@@ -285,7 +322,8 @@ struct qm_daemon *qm_daemon_new(uv_loop_t *loop, const struct qm_config *cfg)
     qm_sched_config_from(&sc, cfg);
     struct qm_gpu_info gpus[QM_MAX_GPUS];
     int n = qm_gpu_info_from_sim(&cfg->sim_gpu, gpus, QM_MAX_GPUS);
-    /* real GPUs come from NVML (issue 6); without either, CPU only */
+    if (n == 0)
+        n = real_gpus(gpus, QM_MAX_GPUS);
     d->sched = qm_sched_new(&sc, gpus, n, &ops, d);
     if (!d->sched) {
         free(d);

@@ -547,6 +547,23 @@ void qm_sched_runner_exited(struct qm_sched *s, struct qm_inst *inst, const char
     pass(s, now);
 }
 
+void qm_sched_gpu_update(struct qm_sched *s, int gpu, uint64_t total, uint64_t free_now, int64_t now)
+{
+    ENTER(s);
+    if (gpu < 0 || gpu >= s->n_gpus || s->gpus[gpu].simulated)
+        return;
+    /* a loading runner's memory may or may not be in free_now yet: it is
+     * not added back, so the budget errs on the small side */
+    uint64_t ours = 0;
+    for (const struct qm_inst *i = s->inst_head; i; i = i->next)
+        if (i->gpu == gpu && i->reported)
+            ours = ours > UINT64_MAX - i->vram ? UINT64_MAX : ours + i->vram;
+    uint64_t budget = free_now > UINT64_MAX - ours ? UINT64_MAX : free_now + ours;
+    s->gpus[gpu].total = total;
+    s->gpus[gpu].free = budget < total ? budget : total;
+    pass(s, now);
+}
+
 void qm_sched_tick(struct qm_sched *s, int64_t now)
 {
     ENTER(s);

@@ -87,7 +87,7 @@ enum {
 struct qm_gpu_info {
     char name[64];
     uint64_t total;     /* bytes */
-    uint64_t free;      /* bytes free when the scheduler starts */
+    uint64_t free;      /* bytes free with none of our instances loaded */
     bool simulated;     /* runners account VRAM but compute on the CPU */
 };
 
@@ -235,6 +235,12 @@ bool qm_sched_cancel(struct qm_sched *s, struct qm_sched_req *req, int64_t now);
 /* The runner process of inst is gone (why: "exit status 1", "signal 9",
  * may be NULL).  inst is freed by this call. */
 void qm_sched_runner_exited(struct qm_sched *s, struct qm_inst *inst, const char *why, int64_t now);
+/* What the driver says of a real GPU now (NVML): free_now is free memory
+ * with our runners' memory in use, and other processes' too.  The budget
+ * becomes free_now plus what our runners reported holding, so memory another
+ * process takes or gives back moves the next placements; waiting requests
+ * are placed again.  Simulated GPUs ignore this. */
+void qm_sched_gpu_update(struct qm_sched *s, int gpu, uint64_t total, uint64_t free_now, int64_t now);
 /* Expire idle instances, fail stalled loads.  Call at qm_sched_next_deadline. */
 void qm_sched_tick(struct qm_sched *s, int64_t now);
 /* The earliest time qm_sched_tick has work, or -1 when nothing is timed. */

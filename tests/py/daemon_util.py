@@ -73,7 +73,8 @@ class Daemon:
                 time.sleep(0.05)
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log.name, "rb") as f:
             return f.read().decode(errors="replace")
 

@@ -1115,6 +1115,42 @@ static void overhead_and_reports(void **state)
     fx_close(&f);
 }
 
+/* A real GPU: the driver's free memory moves placements (NVML in the daemon). */
+static void gpu_update_from_driver(void **state)
+{
+    (void)state;
+    const struct qm_gpu_info real = {.name = "real", .total = 8 * GiB, .free = 8 * GiB};
+    struct fx f;
+    struct qm_sched_config cfg = base_config();
+    fx_open(&f, &cfg, &real, 1);
+    /* another process holds 6 GiB: a (about 3.4 GiB) loads partly on the GPU
+     * instead of failing */
+    qm_sched_gpu_update(f.s, 0, 8 * GiB, 2 * GiB, S(1));
+    want_nothing(&f);
+    assert_int_equal(qm_sched_gpu_room(f.s, 0), (int64_t)(2 * GiB));
+    struct qm_sched_req ra, rb;
+    struct qm_inst *ia = load_and_run(&f, &ra, &A, S(2));
+    assert_int_equal(ia->gpu, 0);
+    assert_true(ia->num_gpu > 0 && ia->num_gpu < 32);
+    assert_true(ia->vram <= 2 * GiB);
+    qm_sched_request_done(f.s, &ra, S(3));
+    /* the other process is gone; the driver's free memory excludes a's own,
+     * which is added back: b loads whole beside a */
+    qm_sched_gpu_update(f.s, 0, 8 * GiB, 8 * GiB - ia->vram, S(4));
+    want_nothing(&f);
+    assert_int_equal(qm_sched_gpu_room(f.s, 0), (int64_t)(8 * GiB - ia->vram));
+    struct qm_inst *ib = load_and_run(&f, &rb, &B, S(5));
+    assert_int_equal(ib->num_gpu, 32);
+    qm_sched_request_done(f.s, &rb, S(6));
+    fx_close(&f);
+
+    /* a simulated GPU keeps its own figures */
+    fx_open(&f, &cfg, &gpu8, 1);
+    qm_sched_gpu_update(f.s, 0, 8 * GiB, 1 * GiB, S(1));
+    assert_int_equal(qm_sched_gpu_room(f.s, 0), (int64_t)(8 * GiB));
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1143,6 +1179,7 @@ int main(void)
         cmocka_unit_test(drain_and_stop_all),
         cmocka_unit_test(two_gpus),
         cmocka_unit_test(overhead_and_reports),
+        cmocka_unit_test(gpu_update_from_driver),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
