@@ -549,11 +549,16 @@ int qm_forward(struct qm_ctx *c, const struct qm_batch *b, struct qm_err *err)
         };
         if ((rc = embed(c, sub.token, T, err)) < 0)
             return rc;
+        const struct qm_rope_params rp = {
+            .n_rot = hp->n_rot, .base = hp->rope_base, .freq_scale = hp->rope_freq_scale,
+            .factors = m->rope_freqs.data, .yarn_ext = hp->rope_yarn_ext, .attn_factor = hp->rope_attn_factor,
+            .n_ctx_orig = hp->rope_n_ctx_orig};
+        struct qm_rope_params rp_local = rp;
+        rp_local.base = hp->rope_base_local;
+        rp_local.freq_scale = hp->rope_freq_scale_local;
         for (int32_t t = 0; t < T; t++) {
-            qm_rope_angles(c->cs + (size_t)t * (size_t)hp->n_rot, sub.pos[t], hp->n_rot, hp->rope_base,
-                           hp->rope_freq_scale, m->rope_freqs.data);
-            qm_rope_angles(c->cs_local + (size_t)t * (size_t)hp->n_rot, sub.pos[t], hp->n_rot,
-                           hp->rope_base_local, hp->rope_freq_scale_local, m->rope_freqs.data);
+            qm_rope_angles(c->cs + (size_t)t * (size_t)hp->n_rot, sub.pos[t], &rp);
+            qm_rope_angles(c->cs_local + (size_t)t * (size_t)hp->n_rot, sub.pos[t], &rp_local);
         }
         for (int il = 0; il < hp->n_layer; il++)
             if ((rc = layer(c, il, &sub, T, err)) < 0)

@@ -168,8 +168,9 @@ static int read_hparams(const struct gguf_file *f, const char *a, struct qm_hpar
     if (!(hp->rope_base > 1.0f) || !isfinite(hp->rope_base))
         return qm_err_set(err, "model: rope.freq_base %g is out of range", (double)hp->rope_base);
 
-    /* RoPE scaling: none or linear (absent type means linear, as in
-     * llama.cpp); the factor also comes under the older rope.scale_linear */
+    /* RoPE scaling: none, linear (absent type means linear, as in
+     * llama.cpp; the factor also comes under the older rope.scale_linear)
+     * or YaRN */
     float factor = 1.0f;
     char key[128];
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
@@ -177,10 +178,11 @@ static int read_hparams(const struct gguf_file *f, const char *a, struct qm_hpar
     rc = gguf_get_str(f, key, &type, err);
     if (rc < 0 && rc != GGUF_ENOKEY)
         return rc;
-    if (!gguf_str_eq(type, "none") && !gguf_str_eq(type, "linear"))
-        return qm_err_set(err, "model: RoPE scaling '%.*s' is not supported (only linear)", (int)type.len,
-                          type.ptr);
-    if (gguf_str_eq(type, "linear")) {
+    const bool yarn = gguf_str_eq(type, "yarn");
+    if (!gguf_str_eq(type, "none") && !gguf_str_eq(type, "linear") && !yarn)
+        return qm_err_set(err, "model: RoPE scaling '%.*s' is not supported (only linear and yarn)",
+                          (int)type.len, type.ptr);
+    if (!gguf_str_eq(type, "none")) {
         rc = qm_arch_get_float(f, a, "rope.scaling.factor", &factor, err);
         if (rc == GGUF_ENOKEY)
             rc = qm_arch_get_float(f, a, "rope.scale_linear", &factor, err);
@@ -194,6 +196,25 @@ static int read_hparams(const struct gguf_file *f, const char *a, struct qm_hpar
     hp->rope_freq_scale = 1.0f / factor;
     hp->rope_base_local = hp->rope_base;
     hp->rope_freq_scale_local = hp->rope_freq_scale;
+    hp->rope_yarn_ext = yarn ? 1.0f : 0.0f;
+    hp->rope_attn_factor = 1.0f;
+    hp->rope_n_ctx_orig = hp->n_ctx_train;
+    if (yarn) {
+        rc = qm_arch_get_float(f, a, "rope.scaling.attn_factor", &hp->rope_attn_factor, err);
+        if (rc < 0 && rc != GGUF_ENOKEY)
+            return rc;
+        if (!(hp->rope_attn_factor > 0.0f && hp->rope_attn_factor <= 100.0f))
+            return qm_err_set(err, "model: rope.scaling.attn_factor %g is out of range",
+                              (double)hp->rope_attn_factor);
+        int64_t orig = hp->n_ctx_train;
+        rc = qm_arch_get_int(f, a, "rope.scaling.original_context_length", &orig, err);
+        if (rc < 0 && rc != GGUF_ENOKEY)
+            return rc;
+        if (orig < 1 || orig > INT32_MAX)
+            return qm_err_set(err, "model: rope.scaling.original_context_length %lld is out of range",
+                              (long long)orig);
+        hp->rope_n_ctx_orig = (int32_t)orig;
+    }
     hp->query_scale = 1.0f / sqrtf((float)hp->head_dim);
     return 0;
 }

@@ -62,6 +62,9 @@ struct qm_hparams {
     float rope_freq_scale;         /* 1/factor of linear scaling */
     float rope_base_local;         /* sliding-window layers (gemma3 differs) */
     float rope_freq_scale_local;
+    float rope_yarn_ext;           /* 1 with YaRN scaling (rope.scaling.type = yarn), else 0 */
+    float rope_attn_factor;        /* rope.scaling.attn_factor (1) */
+    int32_t rope_n_ctx_orig;       /* rope.scaling.original_context_length (YaRN) */
     float query_scale;             /* q is multiplied by this before q·k */
     float attn_softcap;            /* 0: off */
     float final_softcap;           /* 0: off */

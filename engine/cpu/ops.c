@@ -23,16 +23,39 @@ void qm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
             y[i] = x[i] * scale;
 }
 
-void qm_rope_angles(float *cs, int32_t pos, int32_t n_rot, float base, float freq_scale, const float *factors)
+/* YaRN's correction dimension: the pair whose wavelength fits n_ctx_orig
+ * `rotations` times. */
+static double yarn_dim(const struct qm_rope_params *p, double rotations)
+{
+    const double two_pi = 6.283185307179586;
+    return p->n_rot * log(p->n_ctx_orig / (rotations * two_pi)) / (2.0 * log(p->base));
+}
+
+void qm_rope_angles(float *cs, int32_t pos, const struct qm_rope_params *p)
 {
     /* θ_i = p · base^(−2i/n_rot), computed as a running product of the step
      * base^(−2/n_rot) in double, as exact as pow() for every i */
-    double step = pow((double)base, -2.0 / (double)n_rot);
-    double theta = (double)pos * (double)freq_scale;
-    for (int32_t i = 0; i < n_rot / 2; i++) {
-        double t = factors ? theta / (double)factors[i] : theta;
-        cs[2 * i] = (float)cos(t);
-        cs[2 * i + 1] = (float)sin(t);
+    double step = pow((double)p->base, -2.0 / (double)p->n_rot);
+    double theta = (double)pos, mscale = p->attn_factor;
+    /* YaRN (beta_fast 32, beta_slow 1): pairs below lo keep their original
+     * angle (high frequencies), pairs above hi take the scaled one, a
+     * linear ramp between; cos and sin grow with the scaling factor */
+    double lo = 0.0, hi = 0.0;
+    if (p->yarn_ext != 0.0f) {
+        lo = fmax(0.0, floor(yarn_dim(p, 32.0)));
+        hi = fmin(p->n_rot - 1, ceil(yarn_dim(p, 1.0)));
+        mscale *= 1.0 + 0.1 * log(1.0 / (double)p->freq_scale);
+    }
+    for (int32_t i = 0; i < p->n_rot / 2; i++) {
+        double extrap = p->factors ? theta / (double)p->factors[i] : theta;
+        double interp = (double)p->freq_scale * extrap, t = interp;
+        if (p->yarn_ext != 0.0f) {
+            double y = (i - lo) / fmax(0.001, hi - lo);
+            double ramp = (1.0 - fmin(1.0, fmax(0.0, y))) * p->yarn_ext;
+            t = interp * (1.0 - ramp) + extrap * ramp;
+        }
+        cs[2 * i] = (float)(cos(t) * mscale);
+        cs[2 * i + 1] = (float)(sin(t) * mscale);
         theta *= step;
     }
 }

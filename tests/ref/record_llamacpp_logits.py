@@ -33,6 +33,8 @@ import llama_cpp
 
 ARCHS = ["llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"]
 TYPES = ["f16", "q8_0", "q4_k_m", "q2_k"]
+# presets beyond tiny-<arch>: (case name, preset, arch, types)
+VARIANTS = [("qwen2-yarn", "tiny-qwen2-yarn", "qwen2", ["f16", "q8_0"])]
 PROMPT = b"The quick brown fox jumps over the lazy dog. Once upon a time,"
 STEPS = 64
 SEED = 7
@@ -63,18 +65,19 @@ def greedy(path, text, steps):
     return prompt, tokens, top
 
 
-def record(maker, arch, ftype, tmp):
-    path = os.path.join(tmp, f"{arch}-{ftype}.gguf")
-    subprocess.run([maker, "--preset", f"tiny-{arch}", "--arch", arch, "--type", ftype,
+def record(maker, arch, ftype, tmp, name=None, preset=None):
+    name, preset = name or arch, preset or f"tiny-{arch}"
+    path = os.path.join(tmp, f"{name}-{ftype}.gguf")
+    subprocess.run([maker, "--preset", preset, "--arch", arch, "--type", ftype,
                     "--seed", str(SEED), "--out", path], check=True, stdout=subprocess.DEVNULL)
     sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
     prompt, tokens, top = greedy(path, PROMPT, STEPS)
-    rec = {"arch": arch, "type": ftype, "seed": SEED, "preset": f"tiny-{arch}",
+    rec = {"arch": arch, "type": ftype, "seed": SEED, "preset": preset,
            "model_sha256": sha, "prompt": prompt, "tokens": tokens, "top": top,
            "llama_cpp_python": llama_cpp.__version__}
-    with open(os.path.join(OUT, f"{arch}-{ftype}.json"), "w") as f:
+    with open(os.path.join(OUT, f"{name}-{ftype}.json"), "w") as f:
         json.dump(rec, f)
-    print(f"{arch}-{ftype}: {len(prompt)} prompt tokens, {STEPS} steps")
+    print(f"{name}-{ftype}: {len(prompt)} prompt tokens, {STEPS} steps")
 
 
 def record_real(models_dir):
@@ -101,6 +104,9 @@ def main():
         for arch in ARCHS:
             for ftype in TYPES:
                 record(maker, arch, ftype, tmp)
+        for name, preset, arch, types in VARIANTS:
+            for ftype in types:
+                record(maker, arch, ftype, tmp, name, preset)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ struct mt_cfg {
     int tied;               /* 1: no output.weight; -1 unset */
     float rope_base, norm_eps;
     int swa;                /* gemma2/3 sliding window */
+    float yarn_factor;      /* > 0: YaRN RoPE scaling by this factor */
+    int yarn_orig;          /* YaRN: original context length */
 };
 
 struct mt_preset {
@@ -77,25 +79,27 @@ struct mt_preset {
 
 /* tied: gemma* are always tied, whatever the field says */
 static const struct mt_preset mt_presets[] = {
-    {"tiny-llama", {"llama", 256, 4, 4, 2, 512, 64, 512, 2048, 0, 10000.0f, 1e-5f, 0},
+    {"tiny-llama", {"llama", 256, 4, 4, 2, 512, 64, 512, 2048, 0, 10000.0f, 1e-5f, 0, 0.0f, 0},
      "llama, 4 layers, GQA 2, untied head"},
-    {"tiny-qwen2", {"qwen2", 256, 4, 4, 1, 768, 64, 512, 4096, 0, 1000000.0f, 1e-6f, 0},
+    {"tiny-qwen2", {"qwen2", 256, 4, 4, 1, 768, 64, 512, 4096, 0, 1000000.0f, 1e-6f, 0, 0.0f, 0},
      "qwen2, 4 layers, GQA 4, q/k/v biases, untied head"},
-    {"tiny-qwen3", {"qwen3", 256, 8, 4, 2, 512, 128, 512, 4096, 1, 1000000.0f, 1e-6f, 0},
+    {"tiny-qwen3", {"qwen3", 256, 8, 4, 2, 512, 128, 512, 4096, 1, 1000000.0f, 1e-6f, 0, 0.0f, 0},
      "qwen3, 8 layers, head_dim 128 != n_embd/n_head, q/k norms, tied head"},
-    {"tiny-gemma", {"gemma", 256, 4, 4, 1, 512, 64, 512, 2048, 1, 10000.0f, 1e-6f, 0},
+    {"tiny-gemma", {"gemma", 256, 4, 4, 1, 512, 64, 512, 2048, 1, 10000.0f, 1e-6f, 0, 0.0f, 0},
      "gemma, 4 layers, MQA"},
-    {"tiny-gemma2", {"gemma2", 256, 4, 4, 2, 512, 64, 512, 2048, 1, 10000.0f, 1e-6f, 64},
+    {"tiny-gemma2", {"gemma2", 256, 4, 4, 2, 512, 64, 512, 2048, 1, 10000.0f, 1e-6f, 64, 0.0f, 0},
      "gemma2, 4 layers, window 64, soft-caps"},
-    {"tiny-gemma3", {"gemma3", 128, 6, 4, 1, 384, 64, 512, 2048, 1, 1000000.0f, 1e-6f, 32},
+    {"tiny-gemma3", {"gemma3", 128, 6, 4, 1, 384, 64, 512, 2048, 1, 1000000.0f, 1e-6f, 32, 0.0f, 0},
      "gemma3, 6 layers, n_embd 128 and n_ff 384 (K-quant fallbacks), window 32"},
-    {"qwen1.5-0.5b", {"qwen2", 1024, 24, 16, 16, 2816, 64, 151936, 32768, 0, 1000000.0f, 1e-6f, 0},
+    {"tiny-qwen2-yarn", {"qwen2", 256, 4, 4, 1, 768, 64, 512, 4096, 0, 1000000.0f, 1e-6f, 0, 4.0f, 1024},
+     "tiny-qwen2 with YaRN RoPE scaling (factor 4 over 1024 tokens)"},
+    {"qwen1.5-0.5b", {"qwen2", 1024, 24, 16, 16, 2816, 64, 151936, 32768, 0, 1000000.0f, 1e-6f, 0, 0.0f, 0},
      "Qwen1.5-0.5B shape"},
-    {"qwen1.5-7b", {"qwen2", 4096, 32, 32, 32, 11008, 128, 151936, 32768, 0, 1000000.0f, 1e-6f, 0},
+    {"qwen1.5-7b", {"qwen2", 4096, 32, 32, 32, 11008, 128, 151936, 32768, 0, 1000000.0f, 1e-6f, 0, 0.0f, 0},
      "Qwen1.5-7B shape"},
-    {"qwen1.5-14b", {"qwen2", 5120, 40, 40, 40, 13696, 128, 152064, 32768, 0, 1000000.0f, 1e-6f, 0},
+    {"qwen1.5-14b", {"qwen2", 5120, 40, 40, 40, 13696, 128, 152064, 32768, 0, 1000000.0f, 1e-6f, 0, 0.0f, 0},
      "Qwen1.5-14B shape (n_ff not a multiple of 256)"},
-    {"gemma2-9b", {"gemma2", 3584, 42, 16, 8, 14336, 256, 256000, 8192, 1, 10000.0f, 1e-6f, 4096},
+    {"gemma2-9b", {"gemma2", 3584, 42, 16, 8, 14336, 256, 256000, 8192, 1, 10000.0f, 1e-6f, 4096, 0.0f, 0},
      "Gemma-2-9B shape"},
 };
 #define MT_N_PRESETS (sizeof mt_presets / sizeof mt_presets[0])
@@ -673,6 +677,11 @@ static int mt_set_hparams(struct gguf_writer *w, const struct mt_arch *a, const 
     if (!strcmp(a->name, "gemma3") &&
         (rc = gguf_w_set_u32(w, KEY("attention.sliding_window"), (uint32_t)c->swa, err)) < 0)
         return rc;
+    if (c->yarn_factor > 0.0f &&
+        ((rc = gguf_w_set_str(w, KEY("rope.scaling.type"), "yarn", err)) < 0 ||
+         (rc = gguf_w_set_f32(w, KEY("rope.scaling.factor"), c->yarn_factor, err)) < 0 ||
+         (rc = gguf_w_set_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)c->yarn_orig, err)) < 0))
+        return rc;
 #undef KEY
     return 0;
 }
@@ -923,7 +932,7 @@ static bool mt_int(const char *s, long lo, long hi, int *out)
 int main(int argc, char **argv)
 {
     struct mt_opts o = {.type = "f32", .seed = 42};
-    struct mt_cfg def = {NULL, 256, 4, 4, 4, 512, 0, 512, 2048, -1, 10000.0f, 1e-6f, 64};
+    struct mt_cfg def = {NULL, 256, 4, 4, 4, 512, 0, 512, 2048, -1, 10000.0f, 1e-6f, 64, 0.0f, 0};
     /* per option: the value given, or -1 */
     int n_embd = -1, n_layer = -1, n_head = -1, n_head_kv = -1, n_ff = -1, head_dim = -1, n_vocab = -1, ctx = -1;
     int tied = -1;
